@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// inflight is one request the proxy forwarded and awaits the response of.
+type inflight struct {
+	corr    int32
+	key     int16
+	version int16
+	start   time.Time
+}
+
+// conn is one client connection and its broker connection. Exactly two goroutines
+// serve it: the reader (client -> broker, the goroutine that runs serve) and the
+// writer (broker -> client). Responses are matched to requests by correlation id in
+// request order, as Kafka brokers answer in order on a connection.
+type conn struct {
+	p      *Proxy
+	rt     *route
+	client net.Conn
+	up     net.Conn
+	cm     *connMetrics
+
+	cr frameReader // client side
+	ur frameReader // broker side
+
+	pending chan inflight
+
+	// outstanding counts requests forwarded whose responses are not yet written to
+	// the client; a locally answered request waits for zero to keep response order.
+	mu          sync.Mutex
+	cond        sync.Cond
+	outstanding int
+	writerDone  bool
+
+	// writeMu serializes writes to the client (writer goroutine, local answers).
+	writeMu sync.Mutex
+
+	draining      atomic.Bool
+	drainDeadline atomic.Int64 // unix nanos
+	closeOnce     sync.Once
+}
+
+func newConn(p *Proxy, r *route, nc net.Conn) *conn {
+	c := &conn{p: p, rt: r, client: nc, cm: p.m.forConn(r.upstream)}
+	c.cond.L = &c.mu
+	c.cr = frameReader{conn: nc, pools: &p.pools, retry: c.retryRead}
+	return c
+}
+
+// retryRead decides, after a client read timeout, whether the reader goes on: while
+// draining, a frame already begun is read to its end; at a frame boundary the reader
+// stops so the connection can finish.
+func (c *conn) retryRead(partial bool) bool {
+	if !c.draining.Load() || !partial {
+		return false
+	}
+	_ = c.client.SetReadDeadline(time.Unix(0, c.drainDeadline.Load()))
+	return true
+}
+
+// drain stops reading new requests; responses to forwarded ones are still delivered
+// until deadline.
+func (c *conn) drain(deadline time.Time) {
+	c.drainDeadline.Store(deadline.UnixNano())
+	c.draining.Store(true)
+	_ = c.client.SetReadDeadline(time.Now())
+}
+
+// close closes both sides once; it unblocks both goroutines.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		_ = c.client.Close()
+		if c.up != nil {
+			_ = c.up.Close()
+		}
+	})
+}
+
+func (c *conn) serve(ctx context.Context) {
+	log := c.p.log.With("client", c.client.RemoteAddr().String(), "broker", c.rt.upstream)
+	c.p.m.connsTotal.WithLabelValues(c.rt.upstream).Inc()
+	opened := c.p.m.openedConns.WithLabelValues(c.rt.upstream)
+	opened.Inc()
+	defer opened.Dec()
+	defer c.cr.close()
+
+	if err := c.dialUpstream(ctx); err != nil {
+		c.cm.error(errReason(err))
+		log.Warn("closing client connection: broker unreachable", "err", err)
+		c.close()
+		return
+	}
+	c.ur = frameReader{conn: c.up, pools: &c.p.pools}
+	c.pending = make(chan inflight, c.p.cfg.maxInFlight)
+
+	werr := make(chan error, 1)
+	go func() {
+		err := c.writeResponses()
+		c.ur.close()
+		c.mu.Lock()
+		c.writerDone = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		// A broker that goes away takes the client connection with it, so the
+		// client reconnects instead of waiting on a dead socket.
+		c.close()
+		werr <- err
+	}()
+
+	rerr := c.readRequests()
+	if c.draining.Load() && errors.Is(rerr, errDrained) {
+		// Let the writer deliver what was forwarded, until the drain deadline.
+		c.waitOutstanding(time.Unix(0, c.drainDeadline.Load()))
+	}
+	c.close()
+	err := <-werr
+	switch {
+	case rerr != nil && !isClosedErr(rerr) && !errors.Is(rerr, errDrained):
+		err = rerr
+	case err != nil && isClosedErr(err):
+		err = nil
+	}
+	if err != nil {
+		c.cm.error(errReason(err))
+		log.Warn("connection closed on error", "reason", errReason(err), "err", err)
+	} else {
+		log.Debug("connection closed")
+	}
+}
+
+var errDrained = errors.New("drained")
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+func (c *conn) dialUpstream(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.dialTimeout)
+	defer cancel()
+	d := net.Dialer{KeepAlive: c.p.cfg.keepAlive}
+	nc, err := d.DialContext(ctx, "tcp", c.rt.dial)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
+	}
+	c.p.tuneSocket(nc)
+	if tc := c.p.cfg.upstreamTLS; tc != nil {
+		tc = tc.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName, _, _ = net.SplitHostPort(c.rt.dial)
+		}
+		tlsConn := tls.Client(nc, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return fmt.Errorf("TLS handshake with %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
+		}
+		nc = tlsConn
+	}
+	if h := c.p.cfg.upstreamHandshake; h != nil {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = nc.SetDeadline(dl)
+		}
+		if err := h(ctx, nc); err != nil {
+			_ = nc.Close()
+			return fmt.Errorf("handshake with %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
+		}
+		_ = nc.SetDeadline(time.Time{})
+	}
+	c.mu.Lock()
+	c.up = nc
+	c.mu.Unlock()
+	return nil
+}
+
+// readRequests is the reader goroutine: client frames go to the broker.
+func (c *conn) readRequests() error {
+	p := c.p
+	idle := p.cfg.idleTimeout
+	for {
+		if idle > 0 && c.cr.buffered() < 12 && !c.draining.Load() {
+			_ = c.client.SetReadDeadline(time.Now().Add(idle))
+		}
+		size, err := c.cr.header(12)
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout() && c.draining.Load() && c.cr.buffered() == 0:
+				return errDrained
+			case errors.As(err, &ne) && ne.Timeout():
+				return fmt.Errorf("client idle for %s: %w", idle, err)
+			case errors.Is(err, io.EOF) && c.cr.buffered() > 0:
+				return fmt.Errorf("client closed mid-frame: %w", errMalformed)
+			}
+			return err
+		}
+		if size < 8 {
+			return fmt.Errorf("request frame of %d bytes: %w", size, errMalformed)
+		}
+		if size > p.cfg.maxRequestSize {
+			return fmt.Errorf("request of %d bytes (max %d): %w", size, p.cfg.maxRequestSize, ErrFrameTooLarge)
+		}
+		h := parseReqHeader(c.cr.peek(12)[4:])
+		n := int(size) + 4
+		if !p.keyKnown(h.key) {
+			return fmt.Errorf("api key %d: %w", h.key, ErrUnknownAPIKey)
+		}
+		if p.cfg.forbidden[h.key] {
+			if err := c.refuse(h, n); err != nil {
+				return err
+			}
+			continue
+		}
+		if rewriterFor(h.key, h.version) != nil && h.version > lookupKey(h.key).maxVer {
+			return fmt.Errorf("%s v%d (max %d): %w", keyName(h.key), h.version, lookupKey(h.key).maxVer, ErrUnsupportedVersion)
+		}
+		expect := true
+		if h.key == 0 { // produce with acks=0 gets no response
+			if err := c.cr.fill(min(n, frameBufSize), true); err != nil {
+				return err
+			}
+			acks, err := produceAcks(c.cr.peek(min(n, frameBufSize))[4:], h)
+			if err != nil {
+				return err
+			}
+			expect = acks != 0
+		}
+		if expect {
+			c.mu.Lock()
+			c.outstanding++
+			c.mu.Unlock()
+			c.pending <- inflight{corr: h.corr, key: h.key, version: h.version, start: time.Now()}
+		}
+		if err := c.writeUp(n); err != nil {
+			return err
+		}
+		c.cm.request(h.key, h.version, n)
+		c.cr.release()
+	}
+}
+
+func (c *conn) writeUp(n int) error {
+	if wt := c.p.cfg.writeTimeout; wt > 0 {
+		_ = c.up.SetWriteDeadline(time.Now().Add(wt))
+	}
+	if err := c.cr.forward(c.up, n); err != nil {
+		return fmt.Errorf("forward request to %s: %w", c.rt.dial, err)
+	}
+	return nil
+}
+
+// writeResponses is the writer goroutine: broker frames go to the client, rewritten
+// where they carry broker addresses.
+func (c *conn) writeResponses() error {
+	for {
+		size, err := c.ur.header(8)
+		if err != nil {
+			if errors.Is(err, io.EOF) && c.ur.buffered() == 0 {
+				return io.EOF
+			}
+			return fmt.Errorf("read response from %s: %w", c.rt.dial, err)
+		}
+		if size < 4 {
+			return fmt.Errorf("response frame of %d bytes from %s: %w", size, c.rt.dial, errMalformed)
+		}
+		corr := int32(binary.BigEndian.Uint32(c.ur.peek(8)[4:]))
+		var req inflight
+		select {
+		case req = <-c.pending:
+		default:
+			return fmt.Errorf("correlation id %d from %s with nothing in flight: %w", corr, c.rt.dial, ErrUnexpectedResponse)
+		}
+		if corr != req.corr {
+			return fmt.Errorf("correlation id %d from %s, expected %d (%s): %w", corr, c.rt.dial, req.corr, keyName(req.key), ErrUnexpectedResponse)
+		}
+		n := int(size) + 4
+		c.writeMu.Lock()
+		if wt := c.p.cfg.writeTimeout; wt > 0 {
+			_ = c.client.SetWriteDeadline(time.Now().Add(wt))
+		}
+		if rw := rewriterFor(req.key, req.version); rw != nil {
+			n, err = c.rewrite(req, n, rw)
+		} else if err = c.ur.forward(c.client, n); err != nil {
+			err = fmt.Errorf("forward response to client: %w", err)
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			return err
+		}
+		c.cm.observe(req.key, time.Since(req.start).Seconds(), n)
+		c.ur.release()
+		c.mu.Lock()
+		c.outstanding--
+		if c.outstanding == 0 {
+			c.cond.Broadcast()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// waitOutstanding blocks until every forwarded request has its response written,
+// the writer is gone, or deadline passes (then the connection is closed). It
+// reports whether all responses were written.
+func (c *conn) waitOutstanding(deadline time.Time) bool {
+	stop := time.AfterFunc(time.Until(deadline), func() {
+		c.close()
+		c.mu.Lock()
+		c.writerDone = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.outstanding > 0 && !c.writerDone {
+		c.cond.Wait()
+	}
+	return c.outstanding == 0
+}
