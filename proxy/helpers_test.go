@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"net"
 	"sync"
 	"testing"
