@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -191,7 +192,13 @@ func (c *conn) readRequests() error {
 		if idle > 0 && c.cr.buffered() < 12 && !c.draining.Load() {
 			_ = c.client.SetReadDeadline(time.Now().Add(idle))
 		}
-		size, err := c.cr.header(12)
+		size, err := c.cr.header(4)
+		if err == nil {
+			err = checkRequestSize(c.cr.peek(4), size, p.cfg.maxRequestSize)
+		}
+		if err == nil {
+			err = c.cr.fill(12, true)
+		}
 		if err != nil {
 			var ne net.Error
 			switch {
@@ -203,12 +210,6 @@ func (c *conn) readRequests() error {
 				return fmt.Errorf("client closed mid-frame: %w", errMalformed)
 			}
 			return err
-		}
-		if size < 8 {
-			return fmt.Errorf("request frame of %d bytes: %w", size, errMalformed)
-		}
-		if size > p.cfg.maxRequestSize {
-			return fmt.Errorf("request of %d bytes (max %d): %w", size, p.cfg.maxRequestSize, ErrFrameTooLarge)
 		}
 		h := parseReqHeader(c.cr.peek(12)[4:])
 		n := int(size) + 4
@@ -247,6 +248,23 @@ func (c *conn) readRequests() error {
 		c.cm.request(h.key, h.version, n)
 		c.cr.release()
 	}
+}
+
+// checkRequestSize validates a request's size prefix, naming the protocol a client
+// most likely spoke when the prefix is not a Kafka size at all.
+func checkRequestSize(prefix []byte, size, max int32) error {
+	switch {
+	case prefix[0] == 0x16 && prefix[1] == 0x03:
+		return fmt.Errorf("client sent a TLS handshake to a plaintext listener: %w", errMalformed)
+	case bytes.HasPrefix(prefix, []byte("GET ")), bytes.HasPrefix(prefix, []byte("POST")),
+		bytes.HasPrefix(prefix, []byte("HEAD")), bytes.HasPrefix(prefix, []byte("PUT ")):
+		return fmt.Errorf("client sent an HTTP request, not Kafka: %w", errMalformed)
+	case size < 8:
+		return fmt.Errorf("request frame of %d bytes is shorter than a request header: %w", size, errMalformed)
+	case size > max:
+		return fmt.Errorf("request of %d bytes (max %d): %w", size, max, ErrFrameTooLarge)
+	}
+	return nil
 }
 
 func (c *conn) writeUp(n int) error {

@@ -31,9 +31,15 @@ type testProxy struct {
 
 func startProxy(t *testing.T, c *kfake.Cluster, opts ...Opt) *testProxy {
 	t.Helper()
+	return startProxyAt(t, c.ListenAddrs()[0], opts...)
+}
+
+// startProxyAt runs a proxy bootstrapping on the broker at upstream.
+func startProxyAt(t *testing.T, upstream string, opts ...Opt) *testProxy {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	all := []Opt{
-		BootstrapMapping(Mapping{Upstream: c.ListenAddrs()[0], Listen: proxyHost + ":0"}),
+		BootstrapMapping(Mapping{Upstream: upstream, Listen: proxyHost + ":0"}),
 		WithRegisterer(reg),
 		ShutdownTimeout(5 * time.Second),
 	}
@@ -44,6 +50,7 @@ func startProxy(t *testing.T, c *kfake.Cluster, opts ...Opt) *testProxy {
 	ctx, cancel := context.WithCancel(context.Background())
 	tp := &testProxy{Proxy: p, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { tp.done <- p.Run(ctx) }()
+	eventually(t, 5*time.Second, "proxy serving", func() bool { return p.Ready(context.Background()) == nil })
 	t.Cleanup(tp.stop)
 	return tp
 }

@@ -1,6 +1,13 @@
 // Package tlsutil builds crypto/tls configurations from PEM files for Airlock's
 // clients and servers, with the error messages an operator needs when a file is
 // missing or does not match.
+//
+// Servers (NewServer) and, on request, clients (ClientFiles.Reload) pick up
+// replaced certificate files without a restart; a replacement that does not load
+// leaves the previous certificate in use. Servers verify client certificates
+// themselves, against the current client CA and an optional list of allowed
+// subjects, and fail handshakes with a *ClientCertError whose Reason is a short,
+// fixed label for metrics.
 package tlsutil
 
 import (
@@ -24,6 +31,10 @@ type ClientFiles struct {
 	ServerName string
 	// InsecureSkipVerify disables verification of the server; for tests only.
 	InsecureSkipVerify bool
+	// Reload re-reads CertFile and KeyFile when they change (checked at handshakes,
+	// at most every CheckInterval), so a long-running client picks up a rotated
+	// certificate without a restart. The CA file is read once.
+	Reload bool
 }
 
 // LoadCertPool reads a PEM bundle into a new pool; it fails when the file holds no
@@ -33,6 +44,10 @@ func LoadCertPool(path string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
 	}
+	return parseCertPool(pem, path)
+}
+
+func parseCertPool(pem []byte, path string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
@@ -40,8 +55,9 @@ func LoadCertPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// ClientConfig returns a *tls.Config for the given files.
-func ClientConfig(c ClientFiles) (*tls.Config, error) {
+// ClientConfig returns a *tls.Config for the given files. Options (WithLogger,
+// OnReload, OnReloadError, CheckInterval) only matter with Reload.
+func ClientConfig(c ClientFiles, opts ...Opt) (*tls.Config, error) {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         c.ServerName,
@@ -57,7 +73,15 @@ func ClientConfig(c ClientFiles) (*tls.Config, error) {
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return nil, fmt.Errorf("client certificate needs both a cert file and a key file (cert %q, key %q)", c.CertFile, c.KeyFile)
 	}
-	if c.CertFile != "" {
+	if c.CertFile != "" && c.Reload {
+		w, err := keyPairWatcher("client certificate", c.CertFile, c.KeyFile, c.KeyPassword, newOptions(opts))
+		if err != nil {
+			return nil, err
+		}
+		// Called only when the server asks for a certificate; we send ours even if
+		// the server's CA list does not name our issuer, and let it decide.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return w.get(), nil }
+	} else if c.CertFile != "" {
 		cert, err := LoadKeyPair(c.CertFile, c.KeyFile, c.KeyPassword)
 		if err != nil {
 			return nil, err
@@ -68,7 +92,8 @@ func ClientConfig(c ClientFiles) (*tls.Config, error) {
 }
 
 // LoadKeyPair reads a certificate and its key, decrypting the key with password when
-// it is encrypted.
+// it is a legacy encrypted PEM key. It fails when the certificate does not match the
+// key, which is also what a half-finished rotation looks like.
 func LoadKeyPair(certFile, keyFile, password string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
@@ -78,15 +103,24 @@ func LoadKeyPair(certFile, keyFile, password string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("read key: %w", err)
 	}
-	if password != "" {
-		keyPEM, err = decryptKeyPEM(keyPEM, password)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("decrypt key %s: %w", keyFile, err)
-		}
+	return parseKeyPair(certPEM, keyPEM, password, certFile, keyFile)
+}
+
+// parseKeyPair is LoadKeyPair on contents already read; the file names are for
+// messages. The result always has Leaf set.
+func parseKeyPair(certPEM, keyPEM []byte, password, certFile, keyFile string) (tls.Certificate, error) {
+	keyPEM, err := keyPEMForTLS(keyPEM, password)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("key %s: %w", keyFile, err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("key pair %s / %s: %w", certFile, keyFile, err)
+	}
+	if cert.Leaf == nil { // GODEBUG x509keypairleaf=0
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return tls.Certificate{}, fmt.Errorf("parse %s: %w", certFile, err)
+		}
 	}
 	return cert, nil
 }

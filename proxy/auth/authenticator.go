@@ -164,9 +164,10 @@ func (a *Authenticator) Start(mechanism string) (Session, error) {
 }
 
 // StartFrom is Start for a client at addr ("host:port" or a bare host): with a
-// Limiter configured it returns ErrRateLimited while addr is locked out, and every
-// failed Step of the returned session counts against addr. Without a Limiter it is
-// Start.
+// Limiter configured it returns ErrRateLimited while addr is locked out, and a failed
+// session counts once against addr, as does asking for an unsupported mechanism
+// (probing is not free). Failures that are not the client's doing (ErrUnavailable, a
+// canceled context) do not count. Without a Limiter it is Start.
 func (a *Authenticator) StartFrom(addr, mechanism string) (Session, error) {
 	if a.limiter == nil {
 		return a.Start(mechanism)

@@ -226,9 +226,11 @@ func NewPluginVerifier(ctx context.Context, path string, args []string, opts ...
 
 // start launches the plugin; callers hold p.mu.
 func (p *pluginVerifier) start(ctx context.Context) error {
+	// go-plugin gets a little longer than ctx, so that ctx ending reports as such and
+	// a hung plugin is still killed soon after.
 	timeout := p.startTimeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = max(time.Until(dl), time.Millisecond)
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)+time.Second < timeout {
+		timeout = max(time.Until(dl), 0) + time.Second
 	}
 	stderr := &lineLogger{logger: p.logger, level: slog.LevelInfo, msg: "auth plugin output", attrs: []any{"plugin", p.path}}
 	hostLog := &lineLogger{logger: p.logger, level: slog.LevelWarn, msg: "auth plugin host", attrs: []any{"plugin", p.path}}
@@ -244,7 +246,9 @@ func (p *pluginVerifier) start(ctx context.Context) error {
 		}),
 	})
 
-	// go-plugin's start takes no context; kill the process if ctx ends first.
+	// go-plugin's start takes no context and holds its lock until the handshake or
+	// the start timeout, so when ctx ends first the cleanup is left to a goroutine
+	// that lives at most until that timeout.
 	type result struct {
 		rpc *rpcClient
 		err error
@@ -267,12 +271,18 @@ func (p *pluginVerifier) start(ctx context.Context) error {
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		c.Kill()
-		r = <-done
-		r.err = errors.Join(ctx.Err(), r.err)
+		go func() {
+			<-done
+			c.Kill()
+		}()
+		return fmt.Errorf("start auth plugin %s: %w: %w", p.path, ErrUnavailable, ctx.Err())
 	}
 	if r.err != nil {
-		c.Kill()
+		c.Kill() // also waits for the stderr copy, so the tail below is complete
+		if tail := stderr.tail(); tail != "" {
+			// go-plugin's own message is generic; what the plugin said is the news.
+			return fmt.Errorf("start auth plugin %s: %w: plugin stderr: %s: %w", p.path, ErrUnavailable, tail, r.err)
+		}
 		return fmt.Errorf("start auth plugin %s: %w: %w", p.path, ErrUnavailable, r.err)
 	}
 	p.client, p.rpc = c, r.rpc
@@ -329,6 +339,10 @@ func (p *pluginVerifier) VerifyPlain(ctx context.Context, user, pass string) (st
 	if err != nil {
 		return "", err
 	}
+	return p.callPlain(ctx, c, user, pass)
+}
+
+func (p *pluginVerifier) callPlain(ctx context.Context, c *rpcClient, user, pass string) (string, error) {
 	dl, _ := ctx.Deadline()
 	var reply wire.PlainReply
 	if err := c.call(ctx, "Plugin.VerifyPlain", wire.PlainArgs{User: user, Pass: pass, Deadline: dl}, &reply); err != nil {
@@ -348,6 +362,10 @@ func (p *pluginVerifier) SCRAMCredentials(ctx context.Context, mechanism, user s
 	if err != nil {
 		return SCRAMCredential{}, err
 	}
+	return p.callSCRAM(ctx, c, mechanism, user)
+}
+
+func (p *pluginVerifier) callSCRAM(ctx context.Context, c *rpcClient, mechanism, user string) (SCRAMCredential, error) {
 	dl, _ := ctx.Deadline()
 	var reply wire.SCRAMReply
 	if err := c.call(ctx, "Plugin.SCRAMCredentials", wire.SCRAMArgs{Mechanism: mechanism, User: user, Deadline: dl}, &reply); err != nil {
@@ -428,8 +446,19 @@ type lineLogger struct {
 	msg    string
 	attrs  []any
 
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	last []string // the last few lines, for start errors
+}
+
+// tailLines is how many plugin stderr lines a start error quotes.
+const tailLines = 3
+
+// tail returns the last lines written, joined with " | ".
+func (l *lineLogger) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.last, " | ")
 }
 
 func (l *lineLogger) Write(b []byte) (int, error) {
@@ -454,5 +483,9 @@ func (l *lineLogger) Write(b []byte) (int, error) {
 func (l *lineLogger) emit(line string) {
 	if line = strings.TrimRight(line, "\r\n"); line != "" {
 		l.logger.Log(context.Background(), l.level, l.msg, append([]any{"line", line}, l.attrs...)...)
+		if len(l.last) == tailLines {
+			l.last = l.last[1:]
+		}
+		l.last = append(l.last, line)
 	}
 }

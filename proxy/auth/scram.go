@@ -128,7 +128,7 @@ type scramSession struct {
 	serverMsg1 string
 	nonce      string // client nonce + server nonce
 	cred       SCRAMCredential
-	lookupErr  error // set when the user is unknown: the exchange goes on with a fake credential
+	lookupErr  error // set when the user is refused: the exchange goes on with a fake credential
 	principal  string
 }
 
@@ -261,9 +261,10 @@ func (s *scramSession) clientFirst(ctx context.Context, msg []byte) ([]byte, err
 
 	cred, err := s.a.verifier.SCRAMCredentials(ctx, s.mechanism, user)
 	switch {
-	case errors.Is(err, ErrUnknownUser):
-		// Go on with a fake credential so the client sees the same exchange it would
-		// for a real user and fails only at the proof.
+	case errors.Is(err, ErrAuthFailed):
+		// An unknown user (or one the verifier refuses outright, e.g. locked): go on
+		// with a fake credential so the client sees the same exchange it would for a
+		// real user and fails only at the proof.
 		s.lookupErr = err
 		cred = s.a.fakeCredential(s.mechanism, user)
 	case err != nil:

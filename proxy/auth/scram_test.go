@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -300,5 +301,22 @@ func TestNewSCRAMCredential(t *testing.T) {
 				t.Fatal("two credentials share a salt")
 			}
 		})
+	}
+}
+
+// TestSCRAMRefusedUserFailsAtProof checks that a user the verifier refuses outright
+// (a locked account) fails at the same step as a wrong password, not earlier.
+func TestSCRAMRefusedUserFailsAtProof(t *testing.T) {
+	a, err := NewAuthenticator(stubVerifier{err: fmt.Errorf("account locked: %w", ErrAuthFailed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, serverFirst, final := scramFirstRound(t, a, MechanismSCRAMSHA512, "alice", "pw")
+	if !strings.Contains(serverFirst, ",i=4096") {
+		t.Fatalf("server-first %q", serverFirst)
+	}
+	_, _, err = s.Step(context.Background(), []byte(final))
+	if Reason(err) != ReasonBadCredentials || !strings.Contains(err.Error(), "account locked") {
+		t.Fatalf("client-final: %v", err)
 	}
 }

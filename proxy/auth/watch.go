@@ -227,17 +227,17 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("users file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer func() { _ = os.Remove(tmp.Name()) }() // fails harmlessly once renamed
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("users file: write %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("users file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("users file: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
