@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/airlock-kafka/airlock/proxy/auth"
 )
 
 // Opt configures a Proxy.
@@ -49,23 +52,29 @@ type cfg struct {
 	shutdownTimeout time.Duration
 
 	upstreamTLS       *tls.Config
+	upstreamSASL      sasl.Mechanism
 	upstreamHandshake UpstreamHandshake
+
+	clientTLS        *tls.Config
+	localAuth        *auth.Authenticator
+	handshakeTimeout time.Duration
 }
 
 func defaultCfg() cfg {
 	return cfg{
-		logger:          slog.New(slog.DiscardHandler),
-		dynamic:         true,
-		maxRequestSize:  100 << 20, // Kafka's socket.request.max.bytes
-		maxInFlight:     1024,
-		forbidden:       map[int16]bool{},
-		external:        map[string]string{},
-		dial:            map[string]string{},
-		dialTimeout:     10 * time.Second,
-		writeTimeout:    30 * time.Second,
-		idleTimeout:     10 * time.Minute, // Kafka's connections.max.idle.ms
-		keepAlive:       60 * time.Second,
-		shutdownTimeout: 30 * time.Second,
+		logger:           slog.New(slog.DiscardHandler),
+		dynamic:          true,
+		maxRequestSize:   100 << 20, // Kafka's socket.request.max.bytes
+		maxInFlight:      1024,
+		forbidden:        map[int16]bool{},
+		external:         map[string]string{},
+		dial:             map[string]string{},
+		dialTimeout:      10 * time.Second,
+		writeTimeout:     30 * time.Second,
+		idleTimeout:      10 * time.Minute, // Kafka's connections.max.idle.ms
+		keepAlive:        60 * time.Second,
+		shutdownTimeout:  30 * time.Second,
+		handshakeTimeout: 10 * time.Second,
 	}
 }
 
@@ -160,3 +169,19 @@ func UpstreamTLS(t *tls.Config) Opt { return opt{func(c *cfg) { c.upstreamTLS = 
 func WithUpstreamHandshake(h UpstreamHandshake) Opt {
 	return opt{func(c *cfg) { c.upstreamHandshake = h }}
 }
+
+// UpstreamSASL authenticates every broker connection with m (PLAIN, SCRAM or
+// OAUTHBEARER from franz-go's sasl packages) before forwarding client traffic.
+func UpstreamSASL(m sasl.Mechanism) Opt { return opt{func(c *cfg) { c.upstreamSASL = m }} }
+
+// ClientTLS terminates TLS on every listener with t (use tlsutil.Server.Config for
+// certificate reloading and client certificate checks).
+func ClientTLS(t *tls.Config) Opt { return opt{func(c *cfg) { c.clientTLS = t }} }
+
+// LocalSASL makes the proxy authenticate clients itself with a: nothing a client
+// sends reaches a broker before it authenticated, and its SASL exchange is never
+// forwarded.
+func LocalSASL(a *auth.Authenticator) Opt { return opt{func(c *cfg) { c.localAuth = a }} }
+
+// HandshakeTimeout bounds a client's TLS handshake and SASL authentication.
+func HandshakeTimeout(d time.Duration) Opt { return opt{func(c *cfg) { c.handshakeTimeout = d }} }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/airlock-kafka/airlock/internal/tlsutil"
 )
 
 // inflight is one request the proxy forwarded and awaits the response of.
@@ -48,6 +50,11 @@ type conn struct {
 	// writeMu serializes writes to the client (writer goroutine, local answers).
 	writeMu sync.Mutex
 
+	// sessionLifetime is the broker's SASL session lifetime (KIP-368), 0 if none.
+	sessionLifetime time.Duration
+	// principal is the client's authenticated identity (local SASL), for logs.
+	principal string
+
 	draining      atomic.Bool
 	drainDeadline atomic.Int64 // unix nanos
 	closeOnce     sync.Once
@@ -76,15 +83,21 @@ func (c *conn) retryRead(partial bool) bool {
 func (c *conn) drain(deadline time.Time) {
 	c.drainDeadline.Store(deadline.UnixNano())
 	c.draining.Store(true)
-	_ = c.client.SetReadDeadline(time.Now())
+	c.mu.Lock()
+	nc := c.client
+	c.mu.Unlock()
+	_ = nc.SetReadDeadline(time.Now())
 }
 
 // close closes both sides once; it unblocks both goroutines.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
-		_ = c.client.Close()
-		if c.up != nil {
-			_ = c.up.Close()
+		c.mu.Lock()
+		client, up := c.client, c.up
+		c.mu.Unlock()
+		_ = client.Close()
+		if up != nil {
+			_ = up.Close()
 		}
 	})
 }
@@ -97,6 +110,23 @@ func (c *conn) serve(ctx context.Context) {
 	defer opened.Dec()
 	defer c.cr.close()
 
+	if err := c.admit(ctx); err != nil {
+		c.close()
+		var af *authFailure
+		switch {
+		case errors.As(err, &af):
+			c.p.m.authFailures.WithLabelValues(af.reason).Inc()
+			log.Warn("client authentication failed; closing", "reason", af.reason, "err", err)
+		case errors.Is(err, errTLSHandshake):
+			log.Warn("client TLS handshake failed; closing", "reason", tlsutil.Reason(err), "err", err)
+		case isClosedErr(err):
+			log.Debug("client left before authenticating")
+		default:
+			c.cm.error(errReason(err))
+			log.Warn("closing client connection before authentication", "reason", errReason(err), "err", err)
+		}
+		return
+	}
 	if err := c.dialUpstream(ctx); err != nil {
 		c.cm.error(errReason(err))
 		log.Warn("closing client connection: broker unreachable", "err", err)
@@ -141,46 +171,47 @@ func (c *conn) serve(ctx context.Context) {
 	}
 }
 
-var errDrained = errors.New("drained")
+var (
+	errDrained      = errors.New("drained")
+	errTLSHandshake = errors.New("client TLS handshake failed")
+)
+
+// admit terminates TLS and runs local SASL authentication when configured. Nothing
+// reaches a broker before it succeeds.
+func (c *conn) admit(ctx context.Context) error {
+	if tc := c.p.cfg.clientTLS; tc != nil {
+		tlsConn := tls.Server(c.client, tc)
+		hctx, cancel := context.WithTimeout(ctx, c.p.cfg.handshakeTimeout)
+		err := tlsConn.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.p.m.tlsFailures.WithLabelValues(tlsutil.Reason(err)).Inc()
+			return fmt.Errorf("%w: %w", errTLSHandshake, err)
+		}
+		c.mu.Lock()
+		c.client = tlsConn
+		c.mu.Unlock()
+		c.cr.conn = tlsConn
+	}
+	if c.p.cfg.localAuth != nil {
+		return c.authenticate(ctx)
+	}
+	return nil
+}
 
 func isClosedErr(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }
 
 func (c *conn) dialUpstream(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.dialTimeout)
-	defer cancel()
-	d := net.Dialer{KeepAlive: c.p.cfg.keepAlive}
-	nc, err := d.DialContext(ctx, "tcp", c.rt.dial)
+	nc, lifetime, err := c.p.dialBroker(ctx, c.rt)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
-	}
-	c.p.tuneSocket(nc)
-	if tc := c.p.cfg.upstreamTLS; tc != nil {
-		tc = tc.Clone()
-		if tc.ServerName == "" {
-			tc.ServerName, _, _ = net.SplitHostPort(c.rt.dial)
-		}
-		tlsConn := tls.Client(nc, tc)
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			_ = nc.Close()
-			return fmt.Errorf("TLS handshake with %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
-		}
-		nc = tlsConn
-	}
-	if h := c.p.cfg.upstreamHandshake; h != nil {
-		if dl, ok := ctx.Deadline(); ok {
-			_ = nc.SetDeadline(dl)
-		}
-		if err := h(ctx, nc); err != nil {
-			_ = nc.Close()
-			return fmt.Errorf("handshake with %s: %w: %w", c.rt.dial, ErrUpstreamUnreachable, err)
-		}
-		_ = nc.SetDeadline(time.Time{})
+		return err
 	}
 	c.mu.Lock()
 	c.up = nc
 	c.mu.Unlock()
+	c.sessionLifetime = lifetime
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -32,18 +31,8 @@ func (c *conn) refuse(h reqHeader, n int) error {
 	if !c.waitOutstanding(time.Now().Add(c.p.cfg.writeTimeout)) {
 		return fmt.Errorf("connection closed while refusing %s: %w", keyName(h.key), ErrForbiddenAPIKey)
 	}
-	out := make([]byte, 8, 64)
-	binary.BigEndian.PutUint32(out[4:], uint32(h.corr))
-	if h.key != 18 && resp.IsFlexible() {
-		out = append(out, 0) // empty response header tag buffer
-	}
-	out = resp.AppendTo(out)
-	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
-	c.writeMu.Lock()
-	_, err = c.client.Write(out)
-	c.writeMu.Unlock()
-	if err != nil {
-		return fmt.Errorf("write refusal to client: %w", err)
+	if err := c.writeLocal(h, resp); err != nil {
+		return err
 	}
 	log.Info("refused forbidden API key")
 	return nil
@@ -65,18 +54,18 @@ func forbiddenResponse(frame []byte, h reqHeader) (kmsg.Response, error) {
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(h.version)
-	if fillForbidden(req, resp) {
+	if fillErrors(req, resp, kerr.TopicAuthorizationFailed.Code, kerr.ClusterAuthorizationFailed.Code) {
 		return resp, nil
 	}
 	return nil, fmt.Errorf("%s has no error field to refuse with", keyName(h.key))
 }
 
-// fillForbidden sets authorization errors on resp for each item of req. The
-// admin APIs an operator typically blocks answer per topic, group or resource;
-// any other API with a top-level error code answers CLUSTER_AUTHORIZATION_FAILED.
-func fillForbidden(req kmsg.Request, resp kmsg.Response) bool {
-	topicDenied := kerr.TopicAuthorizationFailed.Code
-	clusterDenied := kerr.ClusterAuthorizationFailed.Code
+// fillErrors sets error codes on resp for each item of req: topicDenied on topics,
+// clusterDenied on other resources. The admin APIs an operator typically blocks
+// answer per topic, group or resource; any other API with a top-level error code
+// answers clusterDenied there. It reports false when the API has nowhere to put an
+// error.
+func fillErrors(req kmsg.Request, resp kmsg.Response, topicDenied, clusterDenied int16) bool {
 	switch rq := req.(type) {
 	case *kmsg.DeleteTopicsRequest:
 		rs := resp.(*kmsg.DeleteTopicsResponse)
@@ -124,7 +113,7 @@ func fillForbidden(req kmsg.Request, resp kmsg.Response) bool {
 		rs := resp.(*kmsg.DeleteGroupsResponse)
 		for _, g := range rq.Groups {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
-			rg.Group, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+			rg.Group, rg.ErrorCode = g, groupCode(clusterDenied)
 			rs.Groups = append(rs.Groups, rg)
 		}
 		return true
@@ -169,4 +158,12 @@ func fillForbidden(req kmsg.Request, resp kmsg.Response) bool {
 		return true
 	}
 	return false
+}
+
+// groupCode maps an authorization refusal to its group form; other codes stay.
+func groupCode(code int16) int16 {
+	if code == kerr.ClusterAuthorizationFailed.Code {
+		return kerr.GroupAuthorizationFailed.Code
+	}
+	return code
 }

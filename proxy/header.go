@@ -126,3 +126,33 @@ func respHeaderLen(frame []byte, key, version int16) (int, error) {
 }
 
 func isFlexibleResponse(key, version int16) bool { return isFlexibleRequest(key, version) }
+
+// appendRequest encodes req as a client frame with correlation id corr.
+func appendRequest(dst []byte, req kmsg.Request, corr int32, clientID string) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
+	dst = append(dst, clientID...)
+	if req.IsFlexible() {
+		dst = append(dst, 0)
+	}
+	dst = req.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// appendResponse encodes resp as the response frame to a request with corr.
+func appendResponse(dst []byte, resp kmsg.Response, corr int32) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	if resp.Key() != 18 && resp.IsFlexible() {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}

@@ -20,6 +20,11 @@ type metrics struct {
 	forbidden     *prometheus.CounterVec
 	listeners     *prometheus.GaugeVec
 	draining      prometheus.Gauge
+
+	upstreamFailures *prometheus.CounterVec
+	tlsFailures      *prometheus.CounterVec
+	authFailures     *prometheus.CounterVec
+	authSuccesses    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -59,10 +64,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		draining: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "proxy_draining", Help: "1 while the proxy drains connections on shutdown.",
 		}),
+		upstreamFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_upstream_auth_failures_total", Help: "Failed TLS or SASL handshakes towards brokers, by stage (tls, sasl).",
+		}, []string{"stage"}),
+		tlsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_client_tls_failures_total", Help: "Failed client TLS handshakes, by reason (missing, expired, unknown_authority, subject, ...).",
+		}, []string{"reason"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_client_auth_failures_total", Help: "Failed client SASL authentications and requests before authentication, by reason.",
+		}, []string{"reason"}),
+		authSuccesses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxy_client_auth_successes_total", Help: "Successful client SASL authentications, by mechanism.",
+		}, []string{"mechanism"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.openedConns, m.connsTotal, m.requests, m.requestBytes, m.responseBytes,
-			m.latency, m.rewritten, m.errors, m.forbidden, m.listeners, m.draining)
+			m.latency, m.rewritten, m.errors, m.forbidden, m.listeners, m.draining,
+			m.upstreamFailures, m.tlsFailures, m.authFailures, m.authSuccesses)
 	}
 	return m
 }

@@ -41,6 +41,8 @@ type Proxy struct {
 	accepts  sync.WaitGroup
 	handlers sync.WaitGroup
 
+	versions versionCache
+
 	draining atomic.Bool
 	// upstreamKeys records API keys a broker advertised, so keys newer than kmsg still
 	// pass through instead of being refused as unknown.

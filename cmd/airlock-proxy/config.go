@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/airlock-kafka/airlock/internal/clientsec"
 	"github.com/airlock-kafka/airlock/internal/flagenv"
 	"github.com/airlock-kafka/airlock/internal/logging"
 	"github.com/airlock-kafka/airlock/internal/tlsutil"
@@ -47,8 +48,18 @@ type config struct {
 	shutdownTimeout time.Duration
 	httpAddr        string
 
-	upstreamTLS   bool
-	upstreamFiles tlsutil.ClientFiles
+	upstream clientsec.Options
+
+	clientTLS         bool
+	clientFiles       tlsutil.ServerFiles
+	saslUsersFile     string
+	saslPlugin        string
+	saslPluginArgs    flagenv.StringList
+	saslMechanisms    string
+	saslMaxFailures   int
+	saslFailureWindow time.Duration
+	saslUsersPoll     time.Duration
+	handshakeTimeout  time.Duration
 
 	opts []proxy.Opt
 }
@@ -100,13 +111,17 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.IntVar(&c.writeBuffer, "socket-write-buffer", 0, "SO_SNDBUF for both sides in bytes (0: OS default)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to be answered; a second signal cuts it short")
 	fs.StringVar(&c.httpAddr, "http-listen-address", "0.0.0.0:9080", "address of /healthz, /readyz and /metrics (empty: off)")
-	fs.BoolVar(&c.upstreamTLS, "upstream-tls", false, "originate TLS to brokers")
-	fs.StringVar(&c.upstreamFiles.CAFile, "upstream-tls-ca-file", "", "PEM CA bundle to verify brokers (default: system roots)")
-	fs.StringVar(&c.upstreamFiles.CertFile, "upstream-tls-cert-file", "", "PEM client certificate for mutual TLS to brokers")
-	fs.StringVar(&c.upstreamFiles.KeyFile, "upstream-tls-key-file", "", "PEM client key for mutual TLS to brokers")
-	fs.StringVar(&c.upstreamFiles.KeyPassword, "upstream-tls-key-password", "", "password of an encrypted client key")
-	fs.StringVar(&c.upstreamFiles.ServerName, "upstream-tls-server-name", "", "server name to verify instead of the broker's host")
-	fs.BoolVar(&c.upstreamFiles.InsecureSkipVerify, "upstream-tls-insecure-skip-verify", false, "do not verify broker certificates (tests only; logged loudly)")
+	c.upstream.Register(fs, "upstream-", "brokers")
+	fs.BoolVar(&c.clientTLS, "client-tls", false, "terminate TLS on the client listeners (needs --client-tls-cert-file and --client-tls-key-file)")
+	c.clientFiles.Register(fs, "client-", "the client listeners")
+	fs.StringVar(&c.saslUsersFile, "client-sasl-users-file", "", "authenticate clients locally against this users file (PLAIN with bcrypt, SCRAM credentials; reloaded on change; see 'airlock-proxy users --help')")
+	fs.StringVar(&c.saslPlugin, "client-sasl-plugin", "", "authenticate clients locally through this verifier plugin binary (hashicorp go-plugin; see airlock-auth-static)")
+	fs.Var(&c.saslPluginArgs, "client-sasl-plugin-arg", "argument passed to the verifier plugin (repeatable)")
+	fs.StringVar(&c.saslMechanisms, "client-sasl-mechanisms", "PLAIN,SCRAM-SHA-512,SCRAM-SHA-256", "SASL mechanisms offered to clients, in preference order")
+	fs.IntVar(&c.saslMaxFailures, "client-sasl-max-failures", 10, "failed authentications allowed per client address in a burst before it is refused for a while")
+	fs.DurationVar(&c.saslFailureWindow, "client-sasl-failure-window", time.Minute, "time after which one more failed authentication is allowed per client address")
+	fs.DurationVar(&c.saslUsersPoll, "client-sasl-users-poll", 2*time.Second, "how often the users file is checked for changes")
+	fs.DurationVar(&c.handshakeTimeout, "client-handshake-timeout", 10*time.Second, "time a client has for its TLS handshake and SASL authentication")
 
 	if err := flagenv.Parse(fs, envPrefix, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -201,13 +216,24 @@ func (c *config) build() error {
 		proxy.SocketBuffers(c.readBuffer, c.writeBuffer),
 		proxy.ShutdownTimeout(c.shutdownTimeout),
 	)
-	if c.upstreamTLS {
-		tc, err := tlsutil.ClientConfig(c.upstreamFiles)
-		if err != nil {
-			return fmt.Errorf("upstream TLS: %w", err)
-		}
+	c.upstream.Files.Reload = true
+	if tc, err := c.upstream.TLSConfig(); err != nil {
+		return fmt.Errorf("upstream TLS: %w", err)
+	} else if tc != nil {
 		c.opts = append(c.opts, proxy.UpstreamTLS(tc))
 	}
+	if m, err := c.upstream.Mechanism(); err != nil {
+		return fmt.Errorf("upstream SASL: %w", err)
+	} else if m != nil {
+		c.opts = append(c.opts, proxy.UpstreamSASL(m))
+	}
+	if c.saslUsersFile != "" && c.saslPlugin != "" {
+		return errors.New("--client-sasl-users-file and --client-sasl-plugin are alternatives; give one")
+	}
+	if c.saslMaxFailures <= 0 || c.saslFailureWindow <= 0 {
+		return errors.New("--client-sasl-max-failures and --client-sasl-failure-window must be positive")
+	}
+	c.opts = append(c.opts, proxy.HandshakeTimeout(c.handshakeTimeout))
 	return nil
 }
 

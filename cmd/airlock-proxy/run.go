@@ -24,10 +24,17 @@ import (
 func run(ctx context.Context, c *config, log *slog.Logger) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if c.upstreamTLS && c.upstreamFiles.InsecureSkipVerify {
+	if c.upstream.TLS && c.upstream.Files.InsecureSkipVerify {
 		log.Warn("TLS verification of brokers is DISABLED (--upstream-tls-insecure-skip-verify): anyone on the path can impersonate them")
 	}
 	opts := append([]proxy.Opt{proxy.WithLogger(log), proxy.WithRegisterer(reg)}, c.opts...)
+	sec, err := c.clientSecurity(ctx, log, reg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer sec.close()
+	opts = append(opts, sec.opts...)
 	p, err := proxy.New(opts...)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -52,6 +59,9 @@ func run(ctx context.Context, c *config, log *slog.Logger) int {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.RunWithForce(gctx, force) })
+	for _, w := range sec.watchers {
+		g.Go(func() error { return w(gctx) })
+	}
 	if c.httpAddr != "" {
 		ln, err := net.Listen("tcp", c.httpAddr)
 		if err != nil {

@@ -3,6 +3,7 @@
 package clientsec
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -21,7 +23,7 @@ import (
 )
 
 // Mechanisms lists the SASL mechanisms clients support.
-var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
 
 // ErrUnknownMechanism is returned for a SASL mechanism not in Mechanisms.
 var ErrUnknownMechanism = errors.New("unknown SASL mechanism")
@@ -39,6 +41,14 @@ type Options struct {
 	// secret never needs to sit on a command line.
 	SASLPassword     string
 	SASLPasswordFile string
+
+	// OAuthToken is a static OAUTHBEARER token; OAuthTokenFile and OAuthTokenCommand
+	// supply one that is re-read (at most every OAuthTokenTTL) on each authentication,
+	// so a token rotated by an external agent is picked up without a restart.
+	OAuthToken        string
+	OAuthTokenFile    string
+	OAuthTokenCommand string
+	OAuthTokenTTL     time.Duration
 }
 
 // Register defines the flags for o on fs. prefix is prepended to every flag name
@@ -55,6 +65,10 @@ func (o *Options) Register(fs *flag.FlagSet, prefix, what string) {
 	fs.StringVar(&o.SASLUser, prefix+"sasl-user", "", "SASL user name")
 	fs.StringVar(&o.SASLPassword, prefix+"sasl-password", "", "SASL password (prefer the env variable or --"+prefix+"sasl-password-file)")
 	fs.StringVar(&o.SASLPasswordFile, prefix+"sasl-password-file", "", "file holding the SASL password")
+	fs.StringVar(&o.OAuthToken, prefix+"sasl-oauth-token", "", "static OAUTHBEARER token (prefer the env variable or a token file)")
+	fs.StringVar(&o.OAuthTokenFile, prefix+"sasl-oauth-token-file", "", "file holding the OAUTHBEARER token, re-read when it may have changed")
+	fs.StringVar(&o.OAuthTokenCommand, prefix+"sasl-oauth-token-command", "", "command (run with sh -c) printing an OAUTHBEARER token, re-run when the cached token is older than the TTL")
+	fs.DurationVar(&o.OAuthTokenTTL, prefix+"sasl-oauth-token-ttl", time.Minute, "how long a token from the file or command is reused")
 }
 
 // TLSConfig returns the client TLS config, or nil when TLS is off.
@@ -78,7 +92,7 @@ func (o *Options) Mechanism() (sasl.Mechanism, error) {
 		}
 		pass = strings.TrimRight(string(b), "\r\n")
 	}
-	if o.SASLUser == "" {
+	if o.SASLUser == "" && !strings.EqualFold(o.SASLMechanism, "OAUTHBEARER") {
 		return nil, fmt.Errorf("SASL %s needs a user", o.SASLMechanism)
 	}
 	switch strings.ToUpper(o.SASLMechanism) {
@@ -88,6 +102,15 @@ func (o *Options) Mechanism() (sasl.Mechanism, error) {
 		return scram.Auth{User: o.SASLUser, Pass: pass}.AsSha256Mechanism(), nil
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: o.SASLUser, Pass: pass}.AsSha512Mechanism(), nil
+	case "OAUTHBEARER":
+		src, err := o.tokenSource()
+		if err != nil {
+			return nil, err
+		}
+		return oauth.Oauth(func(ctx context.Context) (oauth.Auth, error) {
+			tok, err := src.token(ctx)
+			return oauth.Auth{Token: tok}, err
+		}), nil
 	default:
 		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownMechanism, o.SASLMechanism, strings.Join(Mechanisms, ", "))
 	}
