@@ -22,6 +22,9 @@ type inflight struct {
 	key     int16
 	version int16
 	start   time.Time
+	// own, when set, receives the whole response frame: the request was the proxy's
+	// own (re-authentication) and its answer must not reach the client.
+	own chan []byte
 }
 
 // conn is one client connection and its broker connection. Exactly two goroutines
@@ -52,6 +55,8 @@ type conn struct {
 
 	// sessionLifetime is the broker's SASL session lifetime (KIP-368), 0 if none.
 	sessionLifetime time.Duration
+	// reauthAt is when the reader renews the broker session; zero: never.
+	reauthAt time.Time
 	// principal is the client's authenticated identity (local SASL), for logs.
 	principal string
 
@@ -67,15 +72,29 @@ func newConn(p *Proxy, r *route, nc net.Conn) *conn {
 	return c
 }
 
-// retryRead decides, after a client read timeout, whether the reader goes on: while
-// draining, a frame already begun is read to its end; at a frame boundary the reader
-// stops so the connection can finish.
+// retryRead decides, after a client read timeout, whether the reader goes on: a
+// frame already begun is read to its end, while draining or when the timeout was
+// the re-authentication wake-up; at a frame boundary the reader stops so the
+// connection can finish (or re-authenticate).
 func (c *conn) retryRead(partial bool) bool {
-	if !c.draining.Load() || !partial {
+	if !partial {
 		return false
 	}
-	_ = c.client.SetReadDeadline(time.Unix(0, c.drainDeadline.Load()))
-	return true
+	if c.draining.Load() {
+		_ = c.client.SetReadDeadline(time.Unix(0, c.drainDeadline.Load()))
+		return true
+	}
+	if !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt) {
+		// The deadline was the re-authentication wake-up, not idleness: finish the
+		// frame; the session is renewed before the next one.
+		var dl time.Time
+		if idle := c.p.cfg.idleTimeout; idle > 0 {
+			dl = time.Now().Add(idle)
+		}
+		_ = c.client.SetReadDeadline(dl)
+		return true
+	}
+	return false
 }
 
 // drain stops reading new requests; responses to forwarded ones are still delivered
@@ -150,7 +169,8 @@ func (c *conn) serve(ctx context.Context) {
 		werr <- err
 	}()
 
-	rerr := c.readRequests()
+	c.reauthAt = nextReauth(c.sessionLifetime)
+	rerr := c.readRequests(ctx)
 	if c.draining.Load() && errors.Is(rerr, errDrained) {
 		// Let the writer deliver what was forwarded, until the drain deadline.
 		c.waitOutstanding(time.Unix(0, c.drainDeadline.Load()))
@@ -216,12 +236,27 @@ func (c *conn) dialUpstream(ctx context.Context) error {
 }
 
 // readRequests is the reader goroutine: client frames go to the broker.
-func (c *conn) readRequests() error {
+func (c *conn) readRequests(ctx context.Context) error {
 	p := c.p
 	idle := p.cfg.idleTimeout
 	for {
-		if idle > 0 && c.cr.buffered() < 12 && !c.draining.Load() {
-			_ = c.client.SetReadDeadline(time.Now().Add(idle))
+		if !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt) {
+			if err := c.reauthenticate(ctx); err != nil {
+				return err
+			}
+		}
+		if c.cr.buffered() < 12 && !c.draining.Load() {
+			// Wake for the idle timeout or a due re-authentication, whichever is first.
+			var dl time.Time
+			if idle > 0 {
+				dl = time.Now().Add(idle)
+			}
+			if !c.reauthAt.IsZero() && (dl.IsZero() || c.reauthAt.Before(dl)) {
+				dl = c.reauthAt
+			}
+			if !dl.IsZero() {
+				_ = c.client.SetReadDeadline(dl)
+			}
 		}
 		size, err := c.cr.header(4)
 		if err == nil {
@@ -235,6 +270,8 @@ func (c *conn) readRequests() error {
 			switch {
 			case errors.As(err, &ne) && ne.Timeout() && c.draining.Load() && c.cr.buffered() == 0:
 				return errDrained
+			case errors.As(err, &ne) && ne.Timeout() && c.cr.buffered() == 0 && !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt):
+				continue // re-authenticate at the top of the loop, then read on
 			case errors.As(err, &ne) && ne.Timeout():
 				return fmt.Errorf("client idle for %s: %w", idle, err)
 			case errors.Is(err, io.EOF) && c.cr.buffered() > 0:
@@ -333,6 +370,18 @@ func (c *conn) writeResponses() error {
 			return fmt.Errorf("correlation id %d from %s, expected %d (%s): %w", corr, c.rt.dial, req.corr, keyName(req.key), ErrUnexpectedResponse)
 		}
 		n := int(size) + 4
+		if req.own != nil {
+			frame, err := c.ur.readWhole(n)
+			if err != nil {
+				close(req.own)
+				return fmt.Errorf("read response from %s: %w", c.rt.dial, err)
+			}
+			req.own <- append([]byte(nil), frame...)
+			c.p.pools.put(frame)
+			c.ur.release()
+			c.answered()
+			continue
+		}
 		c.writeMu.Lock()
 		if wt := c.p.cfg.writeTimeout; wt > 0 {
 			_ = c.client.SetWriteDeadline(time.Now().Add(wt))
@@ -348,13 +397,18 @@ func (c *conn) writeResponses() error {
 		}
 		c.cm.observe(req.key, time.Since(req.start).Seconds(), n)
 		c.ur.release()
-		c.mu.Lock()
-		c.outstanding--
-		if c.outstanding == 0 {
-			c.cond.Broadcast()
-		}
-		c.mu.Unlock()
+		c.answered()
 	}
+}
+
+// answered notes one response delivered.
+func (c *conn) answered() {
+	c.mu.Lock()
+	c.outstanding--
+	if c.outstanding == 0 {
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
 }
 
 // waitOutstanding blocks until every forwarded request has its response written,

@@ -39,7 +39,7 @@ func (p *Proxy) dialBroker(ctx context.Context, r *route) (net.Conn, time.Durati
 			_ = nc.SetDeadline(dl)
 		}
 		if m := p.cfg.upstreamSASL; m != nil {
-			if lifetime, err = saslToBroker(ctx, nc, host, m); err != nil {
+			if lifetime, err = saslToBroker(ctx, connExchanger(nc), host, m); err != nil {
 				_ = nc.Close()
 				p.m.upstreamFailures.WithLabelValues("sasl").Inc()
 				return nil, 0, fmt.Errorf("authenticate to %s: %w: %w", r.dial, ErrUpstreamUnreachable, err)

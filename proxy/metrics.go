@@ -25,6 +25,7 @@ type metrics struct {
 	tlsFailures      *prometheus.CounterVec
 	authFailures     *prometheus.CounterVec
 	authSuccesses    *prometheus.CounterVec
+	reauths          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -76,11 +77,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authSuccesses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxy_client_auth_successes_total", Help: "Successful client SASL authentications, by mechanism.",
 		}, []string{"mechanism"}),
+		reauths: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "proxy_upstream_reauthentications_total", Help: "SASL re-authentications to brokers (KIP-368) on live connections.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.openedConns, m.connsTotal, m.requests, m.requestBytes, m.responseBytes,
 			m.latency, m.rewritten, m.errors, m.forbidden, m.listeners, m.draining,
-			m.upstreamFailures, m.tlsFailures, m.authFailures, m.authSuccesses)
+			m.upstreamFailures, m.tlsFailures, m.authFailures, m.authSuccesses, m.reauths)
 	}
 	return m
 }

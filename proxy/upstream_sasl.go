@@ -16,8 +16,19 @@ import (
 // proxyClientID names the proxy in requests it originates itself.
 const proxyClientID = "airlock-proxy"
 
+// exchanger sends one request of the proxy's own and decodes its answer.
+type exchanger func(req kmsg.Request, resp kmsg.Response, corr int32) error
+
+// connExchanger exchanges on a connection nothing else uses yet: the proxy's own
+// exchanges before forwarding starts.
+func connExchanger(nc net.Conn) exchanger {
+	return func(req kmsg.Request, resp kmsg.Response, corr int32) error {
+		return roundTrip(nc, req, resp, corr)
+	}
+}
+
 // roundTrip sends req on a connection nothing else uses yet and decodes the answer
-// into resp. It is for the proxy's own exchanges before forwarding starts.
+// into resp.
 func roundTrip(nc net.Conn, req kmsg.Request, resp kmsg.Response, corr int32) error {
 	if _, err := nc.Write(appendRequest(nil, req, corr, proxyClientID)); err != nil {
 		return fmt.Errorf("write %s: %w", keyName(req.Key()), err)
@@ -34,6 +45,12 @@ func roundTrip(nc net.Conn, req kmsg.Request, resp kmsg.Response, corr int32) er
 	if _, err := io.ReadFull(nc, frame); err != nil {
 		return fmt.Errorf("read %s response: %w", keyName(req.Key()), err)
 	}
+	return decodeOwnResponse(frame, req, resp, corr)
+}
+
+// decodeOwnResponse decodes the answer (a frame without size prefix) to a request
+// the proxy sent itself.
+func decodeOwnResponse(frame []byte, req kmsg.Request, resp kmsg.Response, corr int32) error {
 	if got := int32(binary.BigEndian.Uint32(frame)); got != corr {
 		return fmt.Errorf("%s response with correlation id %d, want %d: %w", keyName(req.Key()), got, corr, ErrUnexpectedResponse)
 	}
@@ -54,12 +71,12 @@ func roundTrip(nc net.Conn, req kmsg.Request, resp kmsg.Response, corr int32) er
 // saslToBroker authenticates nc to a broker with m (SaslHandshake v1 and
 // SaslAuthenticate v1, Kafka 1.0+). It returns the session lifetime the broker set
 // (KIP-368), zero when it set none.
-func saslToBroker(ctx context.Context, nc net.Conn, host string, m sasl.Mechanism) (time.Duration, error) {
+func saslToBroker(ctx context.Context, ex exchanger, host string, m sasl.Mechanism) (time.Duration, error) {
 	hreq := kmsg.NewPtrSASLHandshakeRequest()
 	hreq.SetVersion(1)
 	hreq.Mechanism = m.Name()
 	hresp := kmsg.NewPtrSASLHandshakeResponse()
-	if err := roundTrip(nc, hreq, hresp, 1); err != nil {
+	if err := ex(hreq, hresp, 1); err != nil {
 		return 0, err
 	}
 	if err := kerr.ErrorForCode(hresp.ErrorCode); err != nil {
@@ -76,7 +93,7 @@ func saslToBroker(ctx context.Context, nc net.Conn, host string, m sasl.Mechanis
 		areq.SetVersion(1)
 		areq.SASLAuthBytes = clientWrite
 		aresp := kmsg.NewPtrSASLAuthenticateResponse()
-		if err := roundTrip(nc, areq, aresp, corr); err != nil {
+		if err := ex(areq, aresp, corr); err != nil {
 			return 0, err
 		}
 		if err := kerr.ErrorForCode(aresp.ErrorCode); err != nil {
