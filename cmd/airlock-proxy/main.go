@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		os.Exit(runUsers(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "airlock-proxy:", err)
