@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL is meant to be dot-imported
+	. "github.com/onsi/gomega"    //nolint:revive // likewise
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/airlock-kafka/airlock/internal/testbed"
+)
+
+// Ryuk, testcontainers' reaper, is an image from Docker Hub; the suite cleans up by
+// label instead. This must happen before the first testcontainers call, which
+// reads the setting once.
+func init() {
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+}
+
+// runID is shared by every parallel process of the suite; all resources carry it.
+var runID string
+
+func TestE2E(t *testing.T) {
+	if os.Getenv("AIRLOCK_E2E") != "1" {
+		t.Skip("docker specs: run `make e2e` (or `make images` then AIRLOCK_E2E=1 go test ./e2e/...)")
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Airlock e2e")
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	docker, err := testcontainers.NewDockerClientWithOpts(ctx)
+	Expect(err).NotTo(HaveOccurred(), "docker client")
+	defer func() { _ = docker.Close() }()
+	stale, err := testbed.RemoveStale(ctx, docker)
+	Expect(err).NotTo(HaveOccurred(), "remove resources of earlier runs")
+	if len(stale) > 0 {
+		GinkgoWriter.Printf("removed %d resources left by earlier runs: %v\n", len(stale), stale)
+	}
+	im := testbed.DefaultImages()
+	Expect(testbed.CheckImages(ctx, docker, im.TestBroker, im.Probe)).To(Succeed())
+	id := testbed.NewRunID()
+	GinkgoWriter.Printf("e2e run %s\n", id)
+	return []byte(id)
+}, func(data []byte) {
+	runID = string(data)
+}, NodeTimeout(2*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
+	if runID == "" {
+		return
+	}
+	docker, err := testcontainers.NewDockerClientWithOpts(ctx)
+	Expect(err).NotTo(HaveOccurred(), "docker client")
+	defer func() { _ = docker.Close() }()
+	Expect(testbed.RemoveRun(ctx, docker, runID)).To(Succeed())
+	left, err := testbed.Leftovers(ctx, docker, runID)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(left).To(BeEmpty(), "docker resources left behind by run %s", runID)
+}, NodeTimeout(2*time.Minute))
+
+// logDir is where container logs of failed specs go.
+func logDir() string {
+	if d := os.Getenv("AIRLOCK_E2E_LOG_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "build", "reports", "e2e-logs")
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// specLogDir names a directory after the current spec.
+func specLogDir() string {
+	return filepath.Join(logDir(), runID, unsafeChars.ReplaceAllString(CurrentSpecReport().FullText(), "_"))
+}
+
+// startTestbed starts a testbed for an Ordered container (call it from BeforeAll)
+// and terminates it after the container's last spec.
+func startTestbed(ctx context.Context, name string, brokers ...testbed.BrokerSpec) *testbed.Testbed {
+	GinkgoHelper()
+	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	tb, err := testbed.New(ctx, testbed.Options{
+		RunID:         runID,
+		Name:          name + "-p" + itoa(GinkgoParallelProcess()),
+		Brokers:       brokers,
+		Logger:        log,
+		FailureLogDir: specLogDir(),
+	})
+	Expect(err).NotTo(HaveOccurred(), "start testbed %s", name)
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(tb.Terminate(ctx)).To(Succeed())
+	}, NodeTimeout(2*time.Minute))
+	return tb
+}
+
+// collectLogsOnFailure saves every container log of tb when the current spec
+// failed; call it from AfterEach.
+func collectLogsOnFailure(ctx context.Context, tb *testbed.Testbed) {
+	if tb == nil || !CurrentSpecReport().Failed() {
+		return
+	}
+	dir := specLogDir()
+	if err := tb.CollectLogs(ctx, dir); err != nil {
+		GinkgoWriter.Printf("collect logs: %v\n", err)
+	}
+	AddReportEntry("container logs", dir)
+}
