@@ -42,6 +42,9 @@ type conn struct {
 	ur frameReader // broker side
 
 	pending chan inflight
+	// wdone is closed when the writer goroutine has exited, so the reader never
+	// blocks forever on a full pending queue nobody drains.
+	wdone chan struct{}
 
 	// outstanding counts requests forwarded whose responses are not yet written to
 	// the client; a locally answered request waits for zero to keep response order.
@@ -154,6 +157,7 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.ur = frameReader{conn: c.up, pools: &c.p.pools}
 	c.pending = make(chan inflight, c.p.cfg.maxInFlight)
+	c.wdone = make(chan struct{})
 
 	werr := make(chan error, 1)
 	go func() {
@@ -163,6 +167,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.writerDone = true
 		c.cond.Broadcast()
 		c.mu.Unlock()
+		close(c.wdone)
 		// A broker that goes away takes the client connection with it, so the
 		// client reconnects instead of waiting on a dead socket.
 		c.close()
@@ -305,10 +310,9 @@ func (c *conn) readRequests(ctx context.Context) error {
 			expect = acks != 0
 		}
 		if expect {
-			c.mu.Lock()
-			c.outstanding++
-			c.mu.Unlock()
-			c.pending <- inflight{corr: h.corr, key: h.key, version: h.version, start: time.Now()}
+			if err := c.enqueue(inflight{corr: h.corr, key: h.key, version: h.version, start: time.Now()}); err != nil {
+				return err
+			}
 		}
 		if err := c.writeUp(n); err != nil {
 			return err
@@ -398,6 +402,20 @@ func (c *conn) writeResponses() error {
 		c.cm.observe(req.key, time.Since(req.start).Seconds(), n)
 		c.ur.release()
 		c.answered()
+	}
+}
+
+// enqueue registers a request whose response the writer must expect; it blocks
+// while MaxInFlight requests are unanswered (back-pressure on the client).
+func (c *conn) enqueue(e inflight) error {
+	c.mu.Lock()
+	c.outstanding++
+	c.mu.Unlock()
+	select {
+	case c.pending <- e:
+		return nil
+	case <-c.wdone:
+		return fmt.Errorf("broker connection %s closed: %w", c.rt.dial, net.ErrClosed)
 	}
 }
 

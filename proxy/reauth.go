@@ -31,10 +31,9 @@ func nextReauth(lifetime time.Duration) time.Time {
 func (c *conn) pipelineExchanger() exchanger {
 	return func(req kmsg.Request, resp kmsg.Response, corr int32) error {
 		ch := make(chan []byte, 1)
-		c.mu.Lock()
-		c.outstanding++
-		c.mu.Unlock()
-		c.pending <- inflight{corr: corr, key: req.Key(), version: req.GetVersion(), start: time.Now(), own: ch}
+		if err := c.enqueue(inflight{corr: corr, key: req.Key(), version: req.GetVersion(), start: time.Now(), own: ch}); err != nil {
+			return err
+		}
 		if wt := c.p.cfg.writeTimeout; wt > 0 {
 			_ = c.up.SetWriteDeadline(time.Now().Add(wt))
 		}
@@ -49,6 +48,8 @@ func (c *conn) pipelineExchanger() exchanger {
 				return fmt.Errorf("broker connection closed during re-authentication: %w", net.ErrClosed)
 			}
 			return decodeOwnResponse(frame[4:], req, resp, corr)
+		case <-c.wdone:
+			return fmt.Errorf("broker connection closed during re-authentication: %w", net.ErrClosed)
 		case <-timer.C:
 			return fmt.Errorf("re-authentication timed out after %s", c.p.cfg.dialTimeout)
 		}
