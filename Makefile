@@ -49,8 +49,10 @@ $(GOLANGCI):
 
 bench: bench-proxy ## every benchmark table
 
-bench-proxy: build ## proxy cost table: direct vs splice forwarder vs airlock-proxy
-	$(GO) run ./cmd/airlock-proxy-bench
+BENCH_FLAGS ?=
+
+bench-proxy: build ## proxy cost table: direct vs splice forwarder vs airlock-proxy (BENCH_FLAGS="--rounds 3 --mb 256")
+	$(GO) run ./cmd/airlock-proxy-bench $(BENCH_FLAGS)
 
 clean: ## remove build output
 	rm -rf $(BIN) build
@@ -74,7 +76,7 @@ images: ## testbed images airlock.local/<name>:dev (testbroker, probe, toxiproxy
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(IMAGE_BUILT))
 	$(GO) build -trimpath -ldflags '-s -w -X github.com/Shopify/toxiproxy/v2.Version=$(TOXIPROXY_V)' -o $(BIN)/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
 	@set -e; for b in $(IMAGE_BUILT); do \
-		name=$${b#airlock-}; rm -rf $(IMAGE_STAGE)/$$name; mkdir -p $(IMAGE_STAGE)/$$name; \
+		name=$${b#airlock-}; rm -rf $(IMAGE_STAGE)/$$name; mkdir -p $(IMAGE_STAGE)/$$name/data; \
 		cp $(BIN)/$$b $(HOST_CA) $(IMAGE_STAGE)/$$name/; \
 		echo "docker build $(IMAGE_REPO)/$$name:$(IMAGE_TAG)"; \
 		out=$$(DOCKER_BUILDKIT=0 docker build -q -f images/Dockerfile --build-arg BINARY=$$b \
