@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/airlock-kafka/airlock/internal/tlsutil"
@@ -41,9 +42,7 @@ type conn struct {
 	cr frameReader // client side
 	ur frameReader // broker side
 
-	pending chan inflight
-	// wdone is closed when the writer goroutine has exited, so the reader never
-	// blocks forever on a full pending queue nobody drains.
+	// wdone is closed when the writer goroutine has exited.
 	wdone chan struct{}
 
 	// outstanding counts requests forwarded whose responses are not yet written to
@@ -52,6 +51,11 @@ type conn struct {
 	cond        sync.Cond
 	outstanding int
 	writerDone  bool
+	// pending[head:] are the forwarded requests awaiting their response, in order.
+	// A slice that grows on demand, not a channel of MaxInFlight entries: that cost
+	// 40 KiB per connection, idle or not.
+	pending []inflight
+	head    int
 
 	// writeMu serializes writes to the client (writer goroutine, local answers).
 	writeMu sync.Mutex
@@ -149,14 +153,17 @@ func (c *conn) serve(ctx context.Context) {
 		}
 		return
 	}
-	if err := c.dialUpstream(ctx); err != nil {
+	// Dial on a goroutine of its own: TLS and SASL need a deep stack, and a stack
+	// grown here would stay with this connection for as long as it is open.
+	dialed := make(chan error, 1)
+	go func() { dialed <- c.dialUpstream(ctx) }()
+	if err := <-dialed; err != nil {
 		c.cm.error(errReason(err))
 		log.Warn("closing client connection: broker unreachable", "err", err)
 		c.close()
 		return
 	}
 	c.ur = frameReader{conn: c.up, pools: &c.p.pools}
-	c.pending = make(chan inflight, c.p.cfg.maxInFlight)
 	c.wdone = make(chan struct{})
 
 	werr := make(chan error, 1)
@@ -224,8 +231,11 @@ func (c *conn) admit(ctx context.Context) error {
 	return nil
 }
 
+// isClosedErr reports whether err is a peer going away (closed, reset, broken
+// pipe): normal for clients, not an error worth a warning or a metric.
 func isClosedErr(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (c *conn) dialUpstream(ctx context.Context) error {
@@ -364,10 +374,8 @@ func (c *conn) writeResponses() error {
 			return fmt.Errorf("response frame of %d bytes from %s: %w", size, c.rt.dial, errMalformed)
 		}
 		corr := int32(binary.BigEndian.Uint32(c.ur.peek(8)[4:]))
-		var req inflight
-		select {
-		case req = <-c.pending:
-		default:
+		req, ok := c.dequeue()
+		if !ok {
 			return fmt.Errorf("correlation id %d from %s with nothing in flight: %w", corr, c.rt.dial, ErrUnexpectedResponse)
 		}
 		if corr != req.corr {
@@ -406,17 +414,42 @@ func (c *conn) writeResponses() error {
 }
 
 // enqueue registers a request whose response the writer must expect; it blocks
-// while MaxInFlight requests are unanswered (back-pressure on the client).
+// while MaxInFlight requests are unanswered (back-pressure on the client) and fails
+// once the writer is gone instead of waiting for it forever.
 func (c *conn) enqueue(e inflight) error {
 	c.mu.Lock()
-	c.outstanding++
-	c.mu.Unlock()
-	select {
-	case c.pending <- e:
-		return nil
-	case <-c.wdone:
+	defer c.mu.Unlock()
+	for len(c.pending)-c.head >= c.p.cfg.maxInFlight && !c.writerDone {
+		c.cond.Wait() // the writer broadcasts as it matches responses
+	}
+	if c.writerDone {
 		return fmt.Errorf("broker connection %s closed: %w", c.rt.dial, net.ErrClosed)
 	}
+	c.outstanding++
+	c.pending = append(c.pending, e)
+	return nil
+}
+
+// dequeue takes the oldest pending request, if any.
+func (c *conn) dequeue() (inflight, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.head == len(c.pending) {
+		return inflight{}, false
+	}
+	e := c.pending[c.head]
+	c.head++
+	if c.head == len(c.pending) {
+		// Empty: reuse a small backing array, drop a large one a burst grew.
+		if cap(c.pending) > 64 {
+			c.pending = nil
+		} else {
+			c.pending = c.pending[:0]
+		}
+		c.head = 0
+	}
+	c.cond.Broadcast()
+	return e, true
 }
 
 // answered notes one response delivered.

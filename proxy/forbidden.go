@@ -150,14 +150,21 @@ func fillErrors(req kmsg.Request, resp kmsg.Response, topicDenied, clusterDenied
 		}
 		return true
 	}
-	// Generic: a top-level ErrorCode field.
+	// Generic: a top-level ErrorCode field, if this version puts it on the wire
+	// (Metadata has one only from v13): check by a round trip, because an answer
+	// that silently drops the error would look like success to the client.
 	v := reflect.ValueOf(resp).Elem()
 	f := v.FieldByName("ErrorCode")
-	if f.IsValid() && f.Kind() == reflect.Int16 && f.CanSet() {
-		f.SetInt(int64(clusterDenied))
-		return true
+	if !f.IsValid() || f.Kind() != reflect.Int16 || !f.CanSet() {
+		return false
 	}
-	return false
+	f.SetInt(int64(clusterDenied))
+	back := resp.RequestKind().ResponseKind()
+	back.SetVersion(resp.GetVersion())
+	if err := back.ReadFrom(resp.AppendTo(nil)); err != nil {
+		return false
+	}
+	return reflect.ValueOf(back).Elem().FieldByName("ErrorCode").Int() == int64(clusterDenied)
 }
 
 // groupCode maps an authorization refusal to its group form; other codes stay.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -57,6 +58,11 @@ func (c *conn) authenticate(ctx context.Context) error {
 		}
 		req.SetVersion(h.version)
 		decodeErr := req.ReadFrom(body)
+		// kmsg's byte fields alias the frame: copy the SASL bytes out before the
+		// frame goes back to the pool another connection draws from.
+		if ar, ok := req.(*kmsg.SASLAuthenticateRequest); ok {
+			ar.SASLAuthBytes = bytes.Clone(ar.SASLAuthBytes)
+		}
 		c.cr.pools.put(frame)
 		if decodeErr != nil && h.key != 18 {
 			return fmt.Errorf("decode %s before authentication: %w: %w", keyName(h.key), errMalformed, decodeErr)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -112,6 +113,11 @@ func ParseAdvertisedTemplate(s string) (*template.Template, error) {
 	t, err := template.New("advertised").Option("missingkey=error").Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic advertised listener template %q: %w", s, err)
+	}
+	// Execute once now: a misspelled field ({{.NodeId}}) must fail at start-up, not
+	// when the first broker is discovered.
+	if err := t.Execute(io.Discard, advertisedData{}); err != nil {
+		return nil, fmt.Errorf("dynamic advertised listener template %q (fields: .NodeID .Port .UpstreamHost .UpstreamPort): %w", s, err)
 	}
 	return t, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -123,11 +124,15 @@ func parseFlags(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.saslUsersPoll, "client-sasl-users-poll", 2*time.Second, "how often the users file is checked for changes")
 	fs.DurationVar(&c.handshakeTimeout, "client-handshake-timeout", 10*time.Second, "time a client has for its TLS handshake and SASL authentication")
 
+	// Errors get one line and a pointer to --help, not the whole usage text.
+	fs.SetOutput(io.Discard)
 	if err := flagenv.Parse(fs, envPrefix, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
 			return nil, nil
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w (see --help)", err)
 	}
 	if *showVersion {
 		fmt.Fprintln(os.Stdout, "airlock-proxy", version.Version)

@@ -31,7 +31,10 @@ func (s *clientSide) close() {
 
 func (c *config) clientSecurity(ctx context.Context, log *slog.Logger, reg prometheus.Registerer) (*clientSide, error) {
 	s := &clientSide{}
-	if c.clientTLS || c.clientFiles.CertFile != "" {
+	// Any client TLS setting turns TLS on, so a client CA given without a
+	// certificate is an error (NewServer wants a cert) rather than silent plaintext.
+	f := c.clientFiles
+	if c.clientTLS || f.CertFile != "" || f.KeyFile != "" || f.ClientCAFile != "" || f.ClientAuth != "" || len(f.RequiredSubjects) > 0 {
 		reloadErrors := prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "proxy_tls_reload_errors_total", Help: "Certificate or CA files that failed to reload (the previous ones stay in use).",
 		})
