@@ -15,7 +15,7 @@ TEST_FLAGS  ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit lint bench bench-proxy clean deps help
+.PHONY: all build test unit lint bench bench-proxy bench-bridge clean deps help
 
 all: build
 
@@ -47,12 +47,15 @@ lint: $(GOLANGCI) ## gofmt, go vet, golangci-lint
 $(GOLANGCI):
 	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_V)
 
-bench: bench-proxy ## every benchmark table
+bench: bench-proxy bench-bridge ## every benchmark table
 
 BENCH_FLAGS ?=
 
 bench-proxy: build ## proxy cost table: direct vs splice forwarder vs airlock-proxy (BENCH_FLAGS="--rounds 3 --mb 256")
 	$(GO) run ./cmd/airlock-proxy-bench $(BENCH_FLAGS)
+
+bench-bridge: ## bridge table: exactly-once vs at-least-once throughput and end-to-end latency
+	$(GO) run ./bridge/cmd/airlock-bridge-bench $(BENCH_FLAGS)
 
 clean: ## remove build output
 	rm -rf $(BIN) build
@@ -69,7 +72,9 @@ HOST_CA     ?= /etc/ssl/certs/ca-certificates.crt
 TOXIPROXY_V := 2.12.0
 E2E_FLAGS   ?=
 
-.PHONY: images e2e
+DEPLOY_DIR  := deploy
+
+.PHONY: images e2e compose-check deploy-secrets
 
 images: ## testbed images airlock.local/<name>:dev (testbroker, probe, toxiproxy, proxy, bridge); pulls nothing
 	@mkdir -p $(BIN)
@@ -90,10 +95,24 @@ images: ## testbed images airlock.local/<name>:dev (testbroker, probe, toxiproxy
 
 e2e: export TESTCONTAINERS_RYUK_DISABLED := true
 e2e: export AIRLOCK_E2E := 1
-e2e: images ## docker testbed specs (Ginkgo + testcontainers), JUnit report in build/reports/
+e2e: images compose-check ## docker testbed specs (Ginkgo + testcontainers), JUnit report in build/reports/
 	@mkdir -p build/reports
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -v ./e2e/... -ginkgo.v \
 		-ginkgo.junit-report=$(CURDIR)/build/reports/e2e-junit.xml $(E2E_FLAGS)
-	@left="$$(docker ps -aq --filter label=airlock.e2e)$$(docker network ls -q --filter label=airlock.e2e)"; \
-	if [ -n "$$left" ]; then echo "e2e left docker resources behind:"; \
-		docker ps -a --filter label=airlock.e2e; docker network ls --filter label=airlock.e2e; exit 1; fi
+	@left="$$(docker ps -aq --filter label=airlock.e2e)$$(docker network ls -q --filter label=airlock.e2e)$$(docker volume ls -q --filter label=airlock.e2e)"; \
+	if [ -n "$$left" ]; then echo "e2e left docker resources behind:"; docker ps -a --filter label=airlock.e2e; \
+		docker network ls --filter label=airlock.e2e; docker volume ls --filter label=airlock.e2e; exit 1; fi
+
+compose-check: ## validate deploy/docker-compose.yml (docker-compose config)
+	@command -v docker-compose >/dev/null || { echo "compose-check: docker-compose not found; install it (Debian: apt-get install docker-compose) to validate $(DEPLOY_DIR)/docker-compose.yml"; exit 1; }
+	docker-compose -f $(DEPLOY_DIR)/docker-compose.yml config -q
+
+deploy-secrets: ## certificates, SASL users file and broker data dirs for deploy/docker-compose.yml (valid files are kept)
+	@mkdir -p $(BIN) $(DEPLOY_DIR)/data/source-kafka $(DEPLOY_DIR)/data/target-kafka
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/airlock-certgen ./cmd/airlock-proxy
+	$(BIN)/airlock-certgen --out $(DEPLOY_DIR)/secrets \
+		--server source-kafka,target-kafka,source-proxy,target-proxy \
+		--server-san source-proxy=source-toxi --server-san target-proxy=target-toxi \
+		--client proxy,bridge,producer,consumer
+	@test -s $(DEPLOY_DIR)/secrets/bridge.password || { umask 077; head -c 18 /dev/urandom | base64 > $(DEPLOY_DIR)/secrets/bridge.password; }
+	$(BIN)/airlock-proxy users add --file $(DEPLOY_DIR)/secrets/users.txt --user bridge --password-file $(DEPLOY_DIR)/secrets/bridge.password
