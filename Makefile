@@ -20,18 +20,18 @@ export CGO_ENABLED ?= 0
 all: build
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 build: ## static binaries for every command into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Third-party Kafka clients the proxy tests drive: kcat (librdkafka) and kafka-python.
-deps: ## install the Debian packages the tests use (kcat, python3-kafka)
-	@if ! command -v kcat >/dev/null || ! $(PYTHON) -c 'import kafka' 2>/dev/null; then \
-		echo "installing kcat and python3-kafka"; \
+deps: ## install the Debian packages the tests use (kcat, python3-kafka, docker-compose)
+	@if ! command -v kcat >/dev/null || ! $(PYTHON) -c 'import kafka' 2>/dev/null || ! command -v docker-compose >/dev/null; then \
+		echo "installing kcat, python3-kafka and docker-compose"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat python3-kafka >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat python3-kafka docker-compose >/dev/null; \
 	fi
 
 test: deps unit e2e ## all tests, with -race: unit and integration, then the docker e2e suite

@@ -19,6 +19,7 @@ var _ = Describe("A test broker on the source network", Label("e2e"), Ordered, f
 		broker *testbed.Broker
 	)
 	BeforeAll(func(ctx SpecContext) {
+		skipWithRealKafka("two nodes and the test broker's admin API")
 		tb = startTestbed(ctx, "access", testbed.BrokerSpec{
 			Zone: testbed.Source, Nodes: 2, SeedTopics: []string{topic + ":3"},
 		})

@@ -1,6 +1,9 @@
 // Command airlock-probe reports whether addresses are reachable from where it runs,
-// one JSON line per target, for the testbed's network-isolation specs. It exits 0
-// when every target is reachable, 1 when one is not, 2 on bad usage.
+// one JSON line per target, for the testbed's network-isolation specs; in
+// metadata mode it also lists every broker address a target hands out (Metadata,
+// FindCoordinator, DescribeCluster), for the address-rewriting specs. It exits 0
+// when every target (and every address handed out) is reachable, 1 when one is
+// not, 2 on bad usage.
 package main
 
 import (
@@ -27,10 +30,10 @@ func main() {
 	}
 	var targets flagenv.StringList
 	fs.Var(&targets, "target", "host:port to probe (repeatable; positional arguments are targets too)")
-	mode := fs.String("mode", string(probe.TCP), "tcp (connect) or kafka (ApiVersions answered)")
+	mode := fs.String("mode", string(probe.TCP), "tcp (connect), kafka (ApiVersions answered) or metadata (every broker address handed out, each answering ApiVersions)")
 	timeout := fs.Duration("timeout", 3*time.Second, "bound of each target's attempt")
 	var sec clientsec.Options
-	sec.Register(fs, "", "the targets (kafka mode)")
+	sec.Register(fs, "", "the targets (kafka and metadata modes)")
 	if err := flagenv.Parse(fs, "AIRLOCK_PROBE_", os.Args[1:], os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

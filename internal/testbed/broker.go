@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,16 +43,33 @@ type BrokerSpec struct {
 	// NoHostAccess keeps the broker off its zone's access network: the test
 	// process then reaches neither its Kafka ports nor its admin API.
 	NoHostAccess bool
+	// Persistent keeps the broker's data on a named volume (labelled like every
+	// testbed resource), so Broker.Restart finds its records again. Writes are
+	// synced, so even Kill loses nothing acknowledged.
+	Persistent bool
+	// Files are copied into the container (TLS material).
+	Files []File
+	// HostTLS is the TLS configuration of host-side clients (KgoOpts), for a
+	// broker whose listeners use TLS (set by Args); nil means plaintext.
+	HostTLS *tls.Config
+	// KafkaTLS names the PKCS#12 files of a real Kafka broker (Options.KafkaImage);
+	// airlock-testbroker takes its TLS flags in Args instead.
+	KafkaTLS *KafkaTLS
 }
 
-// Broker is a started test broker.
+// DataDir is where a persistent test broker keeps its data in the container.
+const DataDir = "/data"
+
+// Broker is a started test broker (or, with Options.KafkaImage, a real one).
 type Broker struct {
 	*Container
 	Spec BrokerSpec
 
+	ready string // the log line that says the broker serves
+
 	mu      sync.Mutex
 	hostMap map[string]string // advertised alias:port -> 127.0.0.1:mapped
-	admin   string            // admin API base URL
+	admin   string            // admin API base URL; "" for a real Kafka broker
 }
 
 func (s *BrokerSpec) defaults() error {
@@ -88,6 +106,9 @@ func (s BrokerSpec) cmd() []string {
 	if len(s.SeedTopics) > 0 {
 		args = append(args, "--seed-topics", strings.Join(s.SeedTopics, ","))
 	}
+	if s.Persistent {
+		args = append(args, "--data-dir", DataDir, "--sync-writes")
+	}
 	return append(args, s.Args...)
 }
 
@@ -102,24 +123,31 @@ func (s BrokerSpec) kafkaPorts() []int {
 
 // StartBroker starts a test broker and waits until it logged
 // testbroker.ReadyMessage and, with host access, its admin API answers on the
-// published port.
+// published port. With Options.KafkaImage it starts that image instead (see
+// KafkaEnv) and waits until a host-side client gets an answer.
 func (tb *Testbed) StartBroker(ctx context.Context, s BrokerSpec) (*Broker, error) {
 	if err := s.defaults(); err != nil {
 		return nil, err
 	}
-	// Ready when it logs so: it binds every listener, the admin one included,
-	// before logging. The host-side check below is separate because
-	// testcontainers' wait.ForHTTP dials Host(), which inside a container guesses
-	// the docker bridge gateway, while ports here are published on 127.0.0.1.
-	cs := ContainerSpec{
-		Name:    s.Name,
-		Image:   tb.images.TestBroker,
-		Zones:   []Zone{s.Zone},
-		Cmd:     s.cmd(),
-		WaitFor: wait.ForLog(testbroker.ReadyMessage),
+	cs, ready, err := tb.brokerContainer(s)
+	if err != nil {
+		return nil, err
+	}
+	if s.Persistent {
+		vol, err := tb.Volume(ctx, s.Name+"-data")
+		if err != nil {
+			return nil, err
+		}
+		target := DataDir
+		if tb.kafkaImage != "" {
+			target = KafkaDataDir
+		}
+		cs.Volumes = append(cs.Volumes, VolumeMount{Volume: vol, Target: target})
 	}
 	if !s.NoHostAccess {
-		cs.HostPorts = append(cs.HostPorts, strconv.Itoa(AdminPort))
+		if tb.kafkaImage == "" {
+			cs.HostPorts = append(cs.HostPorts, strconv.Itoa(AdminPort))
+		}
 		for _, p := range s.kafkaPorts() {
 			cs.HostPorts = append(cs.HostPorts, strconv.Itoa(p))
 		}
@@ -128,7 +156,7 @@ func (tb *Testbed) StartBroker(ctx context.Context, s BrokerSpec) (*Broker, erro
 	if err != nil {
 		return nil, err
 	}
-	b := &Broker{Container: c, Spec: s}
+	b := &Broker{Container: c, Spec: s, ready: ready}
 	if !s.NoHostAccess {
 		if err := b.RefreshPorts(ctx); err != nil {
 			return nil, err
@@ -138,11 +166,84 @@ func (tb *Testbed) StartBroker(ctx context.Context, s BrokerSpec) (*Broker, erro
 		if err := b.waitHealthy(hctx); err != nil {
 			return nil, err
 		}
+		if tb.kafkaImage != "" {
+			if err := b.createTopics(hctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	tb.mu.Lock()
 	tb.brokers[s.Name] = b
 	tb.mu.Unlock()
 	return b, nil
+}
+
+// brokerContainer returns the container of a broker and the log line that
+// says it is ready.
+func (tb *Testbed) brokerContainer(s BrokerSpec) (ContainerSpec, string, error) {
+	if tb.kafkaImage != "" {
+		kc, err := KafkaEnv(s, s.KafkaTLS)
+		if err != nil {
+			return ContainerSpec{}, "", err
+		}
+		if s.Version != "" {
+			tb.log.Warn("a real Kafka image does not emulate versions; ignoring", "broker", s.Name, "version", s.Version, "image", tb.kafkaImage)
+		}
+		cs := ContainerSpec{
+			Name:    s.Name,
+			Image:   tb.kafkaImage,
+			Zones:   []Zone{s.Zone},
+			Env:     kc.Env,
+			Files:   s.Files,
+			WaitFor: wait.ForLog(KafkaReadyMessage),
+		}
+		if s.Persistent {
+			// The image's user cannot write a fresh volume's root.
+			cs.User = "0:0"
+		}
+		return cs, KafkaReadyMessage, nil
+	}
+	// Ready when it logs so: it binds every listener, the admin one included,
+	// before logging. The host-side check in StartBroker is separate because
+	// testcontainers' wait.ForHTTP dials Host(), which inside a container guesses
+	// the docker bridge gateway, while ports here are published on 127.0.0.1.
+	return ContainerSpec{
+		Name:    s.Name,
+		Image:   tb.images.TestBroker,
+		Zones:   []Zone{s.Zone},
+		Cmd:     s.cmd(),
+		Files:   s.Files,
+		WaitFor: wait.ForLog(testbroker.ReadyMessage),
+	}, testbroker.ReadyMessage, nil
+}
+
+// Restart stops the broker gracefully and starts it again, then waits until it
+// serves again and the test process reaches it (published ports change). With
+// Persistent its topics and records survive; without, it starts empty apart
+// from its seed topics. Clients (a proxy included) see their connections close.
+func (b *Broker) Restart(ctx context.Context) error {
+	n, err := b.LogCount(ctx, b.ready)
+	if err != nil {
+		return err
+	}
+	if err := b.Stop(ctx, 10*time.Second); err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.tb.timeout)
+	defer cancel()
+	if err := b.WaitForLogCount(wctx, b.ready, n+1); err != nil {
+		return err
+	}
+	if b.Spec.NoHostAccess {
+		return nil
+	}
+	if err := b.RefreshPorts(wctx); err != nil {
+		return err
+	}
+	return b.waitHealthy(wctx)
 }
 
 // Broker returns a started broker by name, or nil.
@@ -154,10 +255,13 @@ func (tb *Testbed) Broker(name string) *Broker {
 
 // Addrs returns the addresses the broker advertises, node 0 first: what
 // containers on its zone network dial.
-func (b *Broker) Addrs() []string {
-	out := make([]string, 0, b.Spec.Nodes)
-	for _, p := range b.Spec.kafkaPorts() {
-		out = append(out, net.JoinHostPort(b.Spec.Name, strconv.Itoa(p)))
+func (b *Broker) Addrs() []string { return b.Spec.Addrs() }
+
+// Addrs returns the addresses a broker of this (defaulted) spec advertises.
+func (s BrokerSpec) Addrs() []string {
+	out := make([]string, 0, s.Nodes)
+	for _, p := range s.kafkaPorts() {
+		out = append(out, net.JoinHostPort(s.Name, strconv.Itoa(p)))
 	}
 	return out
 }
@@ -173,35 +277,69 @@ func (b *Broker) RefreshPorts(ctx context.Context) error {
 		}
 		m[b.Addrs()[i]] = addr
 	}
-	admin, err := b.HostAddr(ctx, strconv.Itoa(AdminPort))
-	if err != nil {
-		return err
+	admin := ""
+	if b.ready == testbroker.ReadyMessage {
+		a, err := b.HostAddr(ctx, strconv.Itoa(AdminPort))
+		if err != nil {
+			return err
+		}
+		admin = "http://" + a
 	}
 	b.mu.Lock()
-	b.hostMap, b.admin = m, "http://"+admin
+	b.hostMap, b.admin = m, admin
 	b.mu.Unlock()
 	return nil
 }
 
 // HostDialer returns a franz-go dialer for the test process: it dials the
-// published port of whichever node address the broker advertised.
+// published port of whichever node address the broker advertised, with
+// Spec.HostTLS when set.
 func (b *Broker) HostDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return hostDialer(func(addr string) (string, error) {
 		b.mu.Lock()
 		to, ok := b.hostMap[addr]
 		b.mu.Unlock()
 		if !ok {
-			return nil, fmt.Errorf("dial %s: %w %s (it advertises %v)", addr, ErrUnknownAddr, b.Spec.Name, b.Addrs())
+			return "", fmt.Errorf("%w %s (it advertises %v)", ErrUnknownAddr, b.Spec.Name, b.Addrs())
 		}
-		d := net.Dialer{Timeout: 10 * time.Second}
-		return d.DialContext(ctx, network, to)
-	}
+		return to, nil
+	}, b.Spec.HostTLS)
 }
 
 // KgoOpts returns the options a host-side franz-go client needs to use the
 // broker: its advertised addresses as seeds, and HostDialer.
 func (b *Broker) KgoOpts() []kgo.Opt {
 	return []kgo.Opt{kgo.SeedBrokers(b.Addrs()...), kgo.Dialer(b.HostDialer())}
+}
+
+// hostDialer returns a franz-go dialer that dials where resolve says and, with
+// tc, speaks TLS verifying the name the client asked for (which the
+// certificates carry) rather than 127.0.0.1. kgo refuses a Dialer together
+// with DialTLSConfig, so TLS has to happen here.
+func hostDialer(resolve func(addr string) (string, error), tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		to, err := resolve(addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: %w", addr, err)
+		}
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		if tc == nil {
+			return d.DialContext(ctx, network, to)
+		}
+		c := tc.Clone()
+		if c.ServerName == "" {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, fmt.Errorf("dial %s: %w", addr, err)
+			}
+			c.ServerName = host
+		}
+		conn, err := (&tls.Dialer{NetDialer: d, Config: c}).DialContext(ctx, network, to)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s (at %s): %w", addr, to, err)
+		}
+		return conn, nil
+	}
 }
 
 // AdminURL returns the base URL of the broker's admin API on the host.
@@ -245,28 +383,47 @@ func (b *Broker) ResumeNode(ctx context.Context, node int32) error {
 }
 
 // waitHealthy polls GET /healthz through the published port until it answers 200
-// or ctx ends: it proves the test process can reach the broker.
+// or ctx ends: it proves the test process can reach the broker. A real Kafka
+// broker has no admin API: it must answer a Kafka request instead.
 func (b *Broker) waitHealthy(ctx context.Context) error {
+	check := func() error { return b.call(ctx, http.MethodGet, "/healthz", nil, nil) }
+	where := "admin API"
+	if b.AdminURL() == "" {
+		check = func() error { return b.ping(ctx) }
+		where = "Kafka port"
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		err := b.call(ctx, http.MethodGet, "/healthz", nil, nil)
+		err := check()
 		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("broker %s admin API not reachable from the test process at %s (is the docker daemon local?): %w", b.Spec.Name, b.AdminURL(), err)
+			return fmt.Errorf("broker %s %s not reachable from the test process at %s (is the docker daemon local?): %w", b.Spec.Name, where, b.AdminURL(), err)
 		case <-tick.C:
 		}
 	}
+}
+
+// ping asks the broker for its API versions through the host dialer.
+func (b *Broker) ping(ctx context.Context) error {
+	cl, err := kgo.NewClient(append(b.KgoOpts(), kgo.RequestRetries(0))...)
+	if err != nil {
+		return fmt.Errorf("client for %s: %w", b.Spec.Name, err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return cl.Ping(pctx)
 }
 
 // call sends one admin API request and decodes a JSON answer into out (if non-nil).
 func (b *Broker) call(ctx context.Context, method, path string, q url.Values, out any) error {
 	base := b.AdminURL()
 	if base == "" {
-		return fmt.Errorf("%w: broker %s has no host access", ErrAdmin, b.Spec.Name)
+		return fmt.Errorf("%w: broker %s has no host access or is a real Kafka broker without one", ErrAdmin, b.Spec.Name)
 	}
 	u := base + path
 	if len(q) > 0 {

@@ -15,7 +15,7 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Every container and network the testbed creates carries these labels, so a run
+// Every container, network and volume the testbed creates carries these labels, so a run
 // can remove exactly what it made, and the next run can remove what a killed run
 // left behind, without touching anything else on the docker host.
 const (
@@ -36,6 +36,8 @@ type DockerAPI interface {
 	ContainerRemove(ctx context.Context, id string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkRemove(ctx context.Context, id string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
+	VolumeRemove(ctx context.Context, id string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
 }
 
 func resourceLabels(run, testbed string) map[string]string {
@@ -49,23 +51,26 @@ func resourceLabels(run, testbed string) map[string]string {
 	}
 }
 
-// resource is a container or network found by label.
+// Kinds of labelled resources, in the order they must be removed: a network or
+// volume in use by a container cannot go before it.
+const (
+	kindContainer = "container"
+	kindNetwork   = "network"
+	kindVolume    = "volume"
+)
+
+// resource is a container, network or volume found by label.
 type resource struct {
 	id, name string
-	network  bool
+	kind     string
 	labels   map[string]string
 	created  time.Time
 }
 
-func (r resource) String() string {
-	kind := "container"
-	if r.network {
-		kind = "network"
-	}
-	return kind + " " + r.name
-}
+func (r resource) String() string { return r.kind + " " + r.name }
 
-// list returns the containers (first) and networks carrying every label in match.
+// list returns the containers (first), networks and volumes carrying every label
+// in match.
 func list(ctx context.Context, docker DockerAPI, match map[string]string) ([]resource, error) {
 	f := make(client.Filters)
 	keys := make([]string, 0, len(match))
@@ -86,27 +91,39 @@ func list(ctx context.Context, docker DockerAPI, match map[string]string) ([]res
 		if len(c.Names) > 0 {
 			name = c.Names[0]
 		}
-		out = append(out, resource{id: c.ID, name: name, labels: c.Labels, created: time.Unix(c.Created, 0)})
+		out = append(out, resource{id: c.ID, name: name, kind: kindContainer, labels: c.Labels, created: time.Unix(c.Created, 0)})
 	}
 	ns, err := docker.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range ns.Items {
-		out = append(out, resource{id: n.ID, name: n.Name, network: true, labels: n.Labels, created: n.Created})
+		out = append(out, resource{id: n.ID, name: n.Name, kind: kindNetwork, labels: n.Labels, created: n.Created})
+	}
+	vs, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	for _, v := range vs.Items {
+		// An unparsable time reads as the zero time: old, so stale when foreign.
+		created, _ := time.Parse(time.RFC3339, v.CreatedAt)
+		out = append(out, resource{id: v.Name, name: v.Name, kind: kindVolume, labels: v.Labels, created: created})
 	}
 	return out, nil
 }
 
-// remove deletes rs in order (containers before the networks they use).
-// Resources already gone are not an error.
+// remove deletes rs in order (containers before the networks and volumes they
+// use). Resources already gone are not an error.
 func remove(ctx context.Context, docker DockerAPI, rs []resource) error {
 	var errs []error
 	for _, r := range rs {
 		var err error
-		if r.network {
+		switch r.kind {
+		case kindNetwork:
 			_, err = docker.NetworkRemove(ctx, r.id, client.NetworkRemoveOptions{})
-		} else {
+		case kindVolume:
+			_, err = docker.VolumeRemove(ctx, r.id, client.VolumeRemoveOptions{Force: true})
+		default:
 			_, err = docker.ContainerRemove(ctx, r.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		}
 		if err != nil && !cerrdefs.IsNotFound(err) {
@@ -116,7 +133,7 @@ func remove(ctx context.Context, docker DockerAPI, rs []resource) error {
 	return errors.Join(errs...)
 }
 
-// RemoveRun deletes every container and network of a run.
+// RemoveRun deletes every container, network and volume of a run.
 func RemoveRun(ctx context.Context, docker DockerAPI, run string) error {
 	rs, err := list(ctx, docker, map[string]string{LabelE2E: "1", LabelRun: run})
 	if err != nil {
@@ -146,7 +163,7 @@ func RemoveStale(ctx context.Context, docker DockerAPI) ([]string, error) {
 	return names, remove(ctx, docker, stale)
 }
 
-// Leftovers lists the containers and networks of a run that still exist.
+// Leftovers lists the containers, networks and volumes of a run that still exist.
 func Leftovers(ctx context.Context, docker DockerAPI, run string) ([]string, error) {
 	rs, err := list(ctx, docker, map[string]string{LabelE2E: "1", LabelRun: run})
 	if err != nil {

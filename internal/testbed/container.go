@@ -1,17 +1,23 @@
 package testbed
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/netip"
+	"os"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -43,6 +49,32 @@ type ContainerSpec struct {
 	// wait.ForLog, wait.ForHTTP or wait.ForExit, never wait.ForListeningPort
 	// without SkipInternalCheck.
 	WaitFor wait.Strategy
+	// Files are copied into the container before it starts: scratch images have
+	// no shell to fetch them, and a copy (unlike a bind mount) takes the mode
+	// given here whoever owns the file on the host.
+	Files []File
+	// Volumes are named docker volumes (see Testbed.Volume) to mount.
+	Volumes []VolumeMount
+	// User overrides the image's user ("uid:gid"); empty keeps it.
+	User string
+}
+
+// File is a host file copied into a container.
+type File struct {
+	HostPath      string
+	ContainerPath string
+	// Mode defaults to 0644: the images run as an unprivileged user that does
+	// not own copied files, so a key must be world-readable inside the
+	// container (it is a test container, alone in its file system).
+	Mode int64
+}
+
+// VolumeMount mounts a named volume.
+type VolumeMount struct {
+	// Volume is the docker name, as returned by Testbed.Volume.
+	Volume string
+	// Target is the mount point in the container.
+	Target string
 }
 
 func (s ContainerSpec) validate() error {
@@ -64,7 +96,68 @@ func (s ContainerSpec) validate() error {
 			return fmt.Errorf("%w: container %s: host port %q: %v", ErrBadSpec, s.Name, p, err)
 		}
 	}
+	for _, f := range s.Files {
+		if f.HostPath == "" || !strings.HasPrefix(f.ContainerPath, "/") {
+			return fmt.Errorf("%w: container %s: file %q -> %q needs a host path and an absolute container path", ErrBadSpec, s.Name, f.HostPath, f.ContainerPath)
+		}
+	}
+	for _, v := range s.Volumes {
+		if v.Volume == "" || !strings.HasPrefix(v.Target, "/") {
+			return fmt.Errorf("%w: container %s: volume %q at %q needs a name and an absolute target", ErrBadSpec, s.Name, v.Volume, v.Target)
+		}
+	}
 	return nil
+}
+
+// filesArchive returns a tar of Files for one copy into the container: one
+// copy per file (testcontainers' Files) costs a round trip each, which adds up
+// on a loaded docker daemon.
+func (s ContainerSpec) filesArchive() ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	written := map[string]bool{}
+	for _, f := range s.Files {
+		data, err := os.ReadFile(f.HostPath)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: file for %s: %w", s.Name, f.ContainerPath, err)
+		}
+		name := strings.TrimPrefix(path.Clean(f.ContainerPath), "/")
+		// Parent directories first, top down, world-readable: the image's user
+		// must reach the file.
+		var parents []string
+		for d := path.Dir(name); d != "." && !written[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			written[parents[i]] = true
+			if err := tw.WriteHeader(&tar.Header{Name: parents[i] + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+				return nil, fmt.Errorf("container %s: archive %s: %w", s.Name, parents[i], err)
+			}
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, fmt.Errorf("container %s: archive %s: %w", s.Name, name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, fmt.Errorf("container %s: archive %s: %w", s.Name, name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("container %s: archive: %w", s.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// mounts converts Volumes for docker.
+func (s ContainerSpec) mounts() []mount.Mount {
+	out := make([]mount.Mount, 0, len(s.Volumes))
+	for _, v := range s.Volumes {
+		out = append(out, mount.Mount{Type: mount.TypeVolume, Source: v.Volume, Target: v.Target})
+	}
+	return out
 }
 
 // portProto adds "/tcp" to a bare port number.
@@ -83,6 +176,8 @@ type Container struct {
 	Spec       ContainerSpec
 	// C is the testcontainers handle, for what Container does not wrap.
 	C *testcontainers.DockerContainer
+
+	tb *Testbed
 }
 
 // Start starts a container and waits for it to be ready. The container is
@@ -135,7 +230,26 @@ func (tb *Testbed) Start(ctx context.Context, s ContainerSpec) (*Container, erro
 		WaitingFor:     s.WaitFor,
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.PortBindings = loopbackBindings(exposed)
+			hc.Mounts = append(hc.Mounts, s.mounts()...)
 		},
+	}
+	if s.User != "" {
+		req.ConfigModifier = func(cc *container.Config) { cc.User = s.User }
+	}
+	if len(s.Files) > 0 {
+		archive, err := s.filesArchive()
+		if err != nil {
+			return nil, err
+		}
+		req.LifecycleHooks = []testcontainers.ContainerLifecycleHooks{{
+			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, ctr testcontainers.Container) error {
+				_, err := tb.docker.CopyToContainer(ctx, ctr.GetContainerID(), client.CopyToContainerOptions{DestinationPath: "/", Content: bytes.NewReader(archive)})
+				if err != nil {
+					return fmt.Errorf("copy files into %s: %w", dockerName, err)
+				}
+				return nil
+			}},
+		}}
 	}
 	sctx, cancel := context.WithTimeout(ctx, tb.timeout)
 	defer cancel()
@@ -145,7 +259,7 @@ func (tb *Testbed) Start(ctx context.Context, s ContainerSpec) (*Container, erro
 		Started:          true,
 		Logger:           tb.tcLog,
 	})
-	c := &Container{Name: s.Name, DockerName: dockerName, Spec: s}
+	c := &Container{Name: s.Name, DockerName: dockerName, Spec: s, tb: tb}
 	if dc, ok := gc.(*testcontainers.DockerContainer); ok && dc != nil {
 		c.C = dc
 		tb.mu.Lock()

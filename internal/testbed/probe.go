@@ -23,8 +23,11 @@ type ProbeOptions struct {
 	Mode probe.Mode
 	// Timeout bounds each target (default 3s).
 	Timeout time.Duration
-	// Args are further airlock-probe flags (TLS, SASL for Kafka mode).
+	// Args are further airlock-probe flags (TLS, SASL for Kafka and Metadata
+	// modes; see Secrets.ClientArgs).
 	Args []string
+	// Files are copied into the container (Secrets.ClientFiles).
+	Files []File
 }
 
 // ProbeRun is the outcome of one probe container.
@@ -67,6 +70,7 @@ func (tb *Testbed) Probe(ctx context.Context, o ProbeOptions, targets ...string)
 		Zones:    o.Zones,
 		Networks: o.Networks,
 		Cmd:      cmd,
+		Files:    o.Files,
 		WaitFor:  wait.ForExit().WithExitTimeout(tb.timeout),
 	})
 	if err != nil {

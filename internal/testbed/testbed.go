@@ -69,6 +69,13 @@ type Options struct {
 	// FailureLogDir, when set, receives the container logs of a New that fails,
 	// before its cleanup removes them.
 	FailureLogDir string
+	// Topology, when set, is started by New after Brokers.
+	Topology *Topology
+	// KafkaImage, when set (e.g. "apache/kafka:4.0.0"), runs every broker as
+	// that real Kafka image instead of airlock-testbroker: one node each, no
+	// version emulation, no admin API (see KafkaEnv). Unlike the testbed's own
+	// images it may be pulled.
+	KafkaImage string
 }
 
 // Testbed is a running topology. Its methods are safe for concurrent use.
@@ -80,11 +87,17 @@ type Testbed struct {
 	timeout   time.Duration
 	docker    *testcontainers.DockerClient
 
+	kafkaImage string
+
 	mu         sync.Mutex
 	networks   map[string]string // network key (zone, zone+"-access") -> docker name
+	volumes    map[string]string // volume key -> docker name
 	containers []*Container      // in start order
 	brokers    map[string]*Broker
 	terminated bool
+	secrets    *Secrets
+	sides      map[Zone]*Side
+	toxi       *Toxiproxy
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
@@ -121,15 +134,18 @@ func New(ctx context.Context, o Options) (*Testbed, error) {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	tb := &Testbed{
-		run:      o.RunID,
-		name:     o.Name,
-		images:   o.Images.withDefaults(),
-		log:      o.Logger.With("testbed", o.RunID+"-"+o.Name),
-		tcLog:    printfLogger{o.Logger.With("component", "testcontainers")},
-		timeout:  o.StartTimeout,
-		docker:   docker,
-		networks: make(map[string]string),
-		brokers:  make(map[string]*Broker),
+		run:        o.RunID,
+		name:       o.Name,
+		images:     o.Images.withDefaults(),
+		log:        o.Logger.With("testbed", o.RunID+"-"+o.Name),
+		tcLog:      printfLogger{o.Logger.With("component", "testcontainers")},
+		timeout:    o.StartTimeout,
+		docker:     docker,
+		networks:   make(map[string]string),
+		volumes:    make(map[string]string),
+		brokers:    make(map[string]*Broker),
+		sides:      make(map[Zone]*Side),
+		kafkaImage: o.KafkaImage,
 	}
 	if err := tb.setup(ctx, o); err != nil {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -152,6 +168,9 @@ func (tb *Testbed) setup(ctx context.Context, o Options) error {
 		if _, err := tb.StartBroker(ctx, bs); err != nil {
 			return err
 		}
+	}
+	if o.Topology != nil {
+		return tb.StartTopology(ctx, *o.Topology)
 	}
 	return nil
 }
@@ -208,6 +227,38 @@ func (tb *Testbed) network(ctx context.Context, key string, internal bool) (stri
 	return name, nil
 }
 
+// Volume returns the docker name of one of the testbed's named volumes, creating
+// it on first use. It carries the testbed's labels, so Terminate and RemoveRun
+// remove it with the containers: docker keeps named volumes otherwise.
+func (tb *Testbed) Volume(ctx context.Context, key string) (string, error) {
+	if !nameRE.MatchString(key) {
+		return "", fmt.Errorf("%w: volume key %q", ErrBadSpec, key)
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if tb.terminated {
+		return "", fmt.Errorf("%w: testbed terminated", ErrBadSpec)
+	}
+	if v, ok := tb.volumes[key]; ok {
+		return v, nil
+	}
+	name := tb.prefix() + "-" + key
+	if _, err := tb.docker.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: resourceLabels(tb.run, tb.name)}); err != nil {
+		return "", fmt.Errorf("create volume %s: %w", name, err)
+	}
+	tb.volumes[key] = name
+	tb.log.Debug("created volume", "name", name)
+	return name, nil
+}
+
+// Containers returns every container started so far, in start order (probes
+// included).
+func (tb *Testbed) Containers() []*Container {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]*Container(nil), tb.containers...)
+}
+
 // CollectLogs writes each container's log to dir/<container>.log. It keeps going
 // past errors and returns them joined.
 func (tb *Testbed) CollectLogs(ctx context.Context, dir string) error {
@@ -242,12 +293,19 @@ func (tb *Testbed) Terminate(ctx context.Context) error {
 		return nil
 	}
 	tb.terminated = true
+	secrets := tb.secrets
 	tb.mu.Unlock()
 	rs, err := list(ctx, tb.docker, map[string]string{LabelE2E: "1", LabelRun: tb.run, LabelTestbed: tb.name})
 	if err == nil {
 		err = remove(ctx, tb.docker, rs)
 	}
-	return errors.Join(err, tb.docker.Close())
+	var rmErr error
+	if secrets != nil {
+		if e := os.RemoveAll(secrets.Dir); e != nil {
+			rmErr = fmt.Errorf("remove secrets: %w", e)
+		}
+	}
+	return errors.Join(err, rmErr, tb.docker.Close())
 }
 
 // printfLogger adapts slog to testcontainers' Printf logger.

@@ -15,6 +15,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 
 	"github.com/airlock-kafka/airlock/internal/testbroker"
@@ -51,6 +52,7 @@ func TestIsStale(t *testing.T) {
 type fakeDocker struct {
 	containers []container.Summary
 	networks   []network.Summary
+	volumes    []volume.Volume
 	filters    []client.Filters
 	removed    []string
 	removeErr  map[string]error
@@ -79,22 +81,36 @@ func (f *fakeDocker) NetworkRemove(_ context.Context, id string, _ client.Networ
 	return client.NetworkRemoveResult{}, f.removeErr[id]
 }
 
+func (f *fakeDocker) VolumeList(_ context.Context, o client.VolumeListOptions) (client.VolumeListResult, error) {
+	f.filters = append(f.filters, o.Filters)
+	return client.VolumeListResult{Items: f.volumes}, nil
+}
+
+func (f *fakeDocker) VolumeRemove(_ context.Context, id string, o client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
+	if !o.Force {
+		return client.VolumeRemoveResult{}, errors.New("volume remove without force")
+	}
+	f.removed = append(f.removed, "volume "+id)
+	return client.VolumeRemoveResult{}, f.removeErr[id]
+}
+
 func netSummary(id string, labels map[string]string) network.Summary {
 	var n network.Summary
 	n.ID, n.Name, n.Labels = id, "net-"+id, labels
 	return n
 }
 
-func TestRemoveRunRemovesContainersBeforeNetworks(t *testing.T) {
+func TestRemoveRunRemovesContainersBeforeNetworksAndVolumes(t *testing.T) {
 	f := &fakeDocker{
 		containers: []container.Summary{{ID: "c1", Names: []string{"/a"}}, {ID: "c2"}},
 		networks:   []network.Summary{netSummary("n1", nil)},
+		volumes:    []volume.Volume{{Name: "v1"}},
 		removeErr:  map[string]error{"c2": cerrdefs.ErrNotFound.WithMessage("gone")},
 	}
 	if err := RemoveRun(t.Context(), f, "r1"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"container c1", "container c2", "network n1"}
+	want := []string{"container c1", "container c2", "network n1", "volume v1"}
 	if !reflect.DeepEqual(f.removed, want) {
 		t.Errorf("removed %v, want %v", f.removed, want)
 	}
@@ -125,15 +141,19 @@ func TestRemoveStaleKeepsLiveRuns(t *testing.T) {
 	f := &fakeDocker{
 		containers: []container.Summary{{ID: "live", Labels: live}, {ID: "dead", Labels: dead}},
 		networks:   []network.Summary{netSummary("nlive", live), netSummary("ndead", dead)},
+		volumes: []volume.Volume{
+			{Name: "vlive", Labels: live, CreatedAt: time.Now().Format(time.RFC3339)},
+			{Name: "vdead", Labels: dead, CreatedAt: "not a time"},
+		},
 	}
 	names, err := RemoveStale(t.Context(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"container dead", "network ndead"}; !reflect.DeepEqual(f.removed, want) {
+	if want := []string{"container dead", "network ndead", "volume vdead"}; !reflect.DeepEqual(f.removed, want) {
 		t.Errorf("removed %v, want %v", f.removed, want)
 	}
-	if len(names) != 2 {
+	if len(names) != 3 {
 		t.Errorf("reported %v", names)
 	}
 }

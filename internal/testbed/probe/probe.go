@@ -1,7 +1,9 @@
 // Package probe checks whether addresses are reachable from where it runs. The
 // testbed runs it in a container (cmd/airlock-probe) to prove network isolation: a
-// container on one zone's network must not reach a broker on another's. It has no
-// docker dependency so the probe binary stays small.
+// container on one zone's network must not reach a broker on another's. Its
+// metadata mode reports every broker address a cluster hands out (through a
+// proxy: only proxy addresses may appear). It has no docker dependency so the
+// probe binary stays small.
 package probe
 
 import (
@@ -24,9 +26,14 @@ const (
 	// Kafka: the target answers an ApiVersions request, which proves a Kafka
 	// listener (with the configured TLS and SASL) rather than any open port.
 	Kafka Mode = "kafka"
+	// Metadata: the target answers Metadata, FindCoordinator (group and
+	// transaction) and, when it supports it, DescribeCluster; every broker
+	// address in the answers is reported (Result.Endpoints) and must itself
+	// answer ApiVersions for the result to be OK.
+	Metadata Mode = "metadata"
 )
 
-// ErrUnknownMode is returned for a mode other than TCP and Kafka.
+// ErrUnknownMode is returned for a mode other than TCP, Kafka and Metadata.
 var ErrUnknownMode = errors.New("unknown probe mode")
 
 // Result is the outcome for one target, printed as one JSON line by the command.
@@ -38,6 +45,21 @@ type Result struct {
 	// Elapsed is in milliseconds: how long the attempt took (for debugging a
 	// failing spec, never asserted on).
 	Elapsed int64 `json:"elapsed_ms"`
+	// Endpoints are the broker addresses the target handed out (Metadata mode).
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is one broker address found in a response.
+type Endpoint struct {
+	// API is the response it came from: Metadata, FindCoordinator(group),
+	// FindCoordinator(transaction) or DescribeCluster.
+	API    string `json:"api"`
+	NodeID int32  `json:"node"`
+	Addr   string `json:"addr"`
+	// Reachable says whether Addr answered ApiVersions with the probe's TLS
+	// and SASL settings; Error says why not.
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Option configures Run.
@@ -70,19 +92,25 @@ func Run(ctx context.Context, targets []string, opts ...Option) ([]Result, error
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	if cfg.mode != TCP && cfg.mode != Kafka {
-		return nil, fmt.Errorf("%w %q (want %s or %s)", ErrUnknownMode, cfg.mode, TCP, Kafka)
+	if cfg.mode != TCP && cfg.mode != Kafka && cfg.mode != Metadata {
+		return nil, fmt.Errorf("%w %q (want %s, %s or %s)", ErrUnknownMode, cfg.mode, TCP, Kafka, Metadata)
 	}
 	out := make([]Result, 0, len(targets))
 	for _, t := range targets {
 		start := time.Now()
-		var err error
-		if cfg.mode == TCP {
+		var (
+			err error
+			eps []Endpoint
+		)
+		switch cfg.mode {
+		case TCP:
 			err = dialTCP(ctx, t, cfg.timeout)
-		} else {
+		case Kafka:
 			err = askKafka(ctx, t, cfg)
+		case Metadata:
+			eps, err = askMetadata(ctx, t, cfg)
 		}
-		r := Result{Target: t, Mode: cfg.mode, OK: err == nil, Elapsed: time.Since(start).Milliseconds()}
+		r := Result{Target: t, Mode: cfg.mode, OK: err == nil, Elapsed: time.Since(start).Milliseconds(), Endpoints: eps}
 		if err != nil {
 			r.Error = err.Error()
 		}
