@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,11 @@ func (c *conn) close() {
 }
 
 func (c *conn) serve(ctx context.Context) {
-	log := c.p.log.With("client", c.client.RemoteAddr().String(), "broker", c.rt.upstream)
+	// Build the connection's logger only when there is something to log: an idle
+	// connection should not carry a handler clone for its whole life.
+	log := func() *slog.Logger {
+		return c.p.log.With("client", c.client.RemoteAddr().String(), "broker", c.rt.upstream)
+	}
 	c.p.m.connsTotal.WithLabelValues(c.rt.upstream).Inc()
 	opened := c.p.m.openedConns.WithLabelValues(c.rt.upstream)
 	opened.Inc()
@@ -142,14 +147,14 @@ func (c *conn) serve(ctx context.Context) {
 		switch {
 		case errors.As(err, &af):
 			c.p.m.authFailures.WithLabelValues(af.reason).Inc()
-			log.Warn("client authentication failed; closing", "reason", af.reason, "err", err)
+			log().Warn("client authentication failed; closing", "reason", af.reason, "err", err)
 		case errors.Is(err, errTLSHandshake):
-			log.Warn("client TLS handshake failed; closing", "reason", tlsutil.Reason(err), "err", err)
+			log().Warn("client TLS handshake failed; closing", "reason", tlsutil.Reason(err), "err", err)
 		case isClosedErr(err):
-			log.Debug("client left before authenticating")
+			log().Debug("client left before authenticating")
 		default:
 			c.cm.error(errReason(err))
-			log.Warn("closing client connection before authentication", "reason", errReason(err), "err", err)
+			log().Warn("closing client connection before authentication", "reason", errReason(err), "err", err)
 		}
 		return
 	}
@@ -159,7 +164,7 @@ func (c *conn) serve(ctx context.Context) {
 	go func() { dialed <- c.dialUpstream(ctx) }()
 	if err := <-dialed; err != nil {
 		c.cm.error(errReason(err))
-		log.Warn("closing client connection: broker unreachable", "err", err)
+		log().Warn("closing client connection: broker unreachable", "err", err)
 		c.close()
 		return
 	}
@@ -197,9 +202,9 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	if err != nil {
 		c.cm.error(errReason(err))
-		log.Warn("connection closed on error", "reason", errReason(err), "err", err)
+		log().Warn("connection closed on error", "reason", errReason(err), "err", err)
 	} else {
-		log.Debug("connection closed")
+		log().Debug("connection closed")
 	}
 }
 
