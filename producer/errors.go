@@ -1,0 +1,6 @@
+package producer
+
+import "errors"
+
+// ErrConfig wraps every configuration error New returns.
+var ErrConfig = errors.New("producer config")
