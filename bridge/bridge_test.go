@@ -49,6 +49,12 @@ func TestCleanRun(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 			reps := e.verify(src, nil)
+			// The verdict of the exactly-once checker over the target, read
+			// read_committed, against the producer's ledger (verify ran it
+			// too; this pins what it must have seen).
+			if rep := e.check(src, e.target()); rep.Stats.Acked != 6*350 || rep.Stats.Records != 6*350 {
+				t.Errorf("checker saw %d acked events and %d target records, want %d each", rep.Stats.Acked, rep.Stats.Records, 6*350)
+			}
 			if got := reps["orders"].Copied; got != 4*350 {
 				t.Errorf("orders copied %d, want %d", got, 4*350)
 			}
@@ -358,7 +364,7 @@ func TestDiscovery(t *testing.T) {
 	e.topics = map[string]int32{"grow.a": 4, "grow.b": 3}
 	prod := bridgetest.Client(t, e.src) // fresh metadata: knows the new partitions
 	for topic, parts := range e.topics {
-		if _, err := bridgetest.Produce(ctx, prod, topic, parts, 10); err != nil {
+		if _, err := e.events.Produce(ctx, prod, topic, parts, 10); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -114,6 +114,12 @@ func TestCrashLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.verify(src, nil)
+	// The exactly-once checker's verdict over the target against the
+	// producer's ledger: no loss, duplicate, aborted read or reordering
+	// across all the crashes.
+	if rep := e.check(src, e.target()); rep.Stats.Acked != src["a"].Count()+src["b"].Count() {
+		t.Errorf("checker saw %d acked events, the source holds %d", rep.Stats.Acked, src["a"].Count()+src["b"].Count())
+	}
 }
 
 // TestZombie runs two instances with the same task ids: the newer one

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/airlock-kafka/airlock/bridge"
 	"github.com/airlock-kafka/airlock/bridge/bridgetest"
+	"github.com/airlock-kafka/airlock/consumer"
+	"github.com/airlock-kafka/airlock/internal/event"
 )
 
 // env is a source and a target cluster with topics to copy.
@@ -25,11 +28,16 @@ type env struct {
 	dstAdm   *kadm.Client
 	topics   map[string]int32 // source topic -> partitions
 	prefix   string           // rename prefix
+	events   *bridgetest.EventProducer
 }
 
 func newEnv(t *testing.T, topics map[string]int32, prefix string, dstOpts ...kfake.Opt) *env {
 	t.Helper()
-	e := &env{t: t, topics: topics, prefix: prefix}
+	ev, err := bridgetest.NewEventProducer("p-" + t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, topics: topics, prefix: prefix, events: ev}
 	var seeds []kfake.Opt
 	for name, parts := range topics {
 		seeds = append(seeds, kfake.SeedTopics(parts, name))
@@ -69,13 +77,14 @@ func (e *env) opts(name string, more ...bridge.Opt) []bridge.Opt {
 	}, more...)
 }
 
-// produce writes n events per partition of every topic.
+// produce writes n workload events (Avro, ledgered) per partition of every
+// topic.
 func (e *env) produce(n int) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for topic, parts := range e.topics {
-		if _, err := bridgetest.Produce(ctx, e.srcCl, topic, parts, n); err != nil {
+		if _, err := e.events.Produce(ctx, e.srcCl, topic, parts, n); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -188,8 +197,28 @@ func (e *env) waitCommitted(name string, src map[string]bridgetest.Records, skip
 	})
 }
 
-// verify reads the target and checks every topic with bridgetest.Verify.
+// verify reads the target and checks every topic with bridgetest.Verify
+// (a faithful copy of every source record) and, when the test produced
+// ledgered events, with the exactly-once checker too.
 func (e *env) verify(src map[string]bridgetest.Records, skip func(*kgo.Record) bool) map[string]bridgetest.Report {
+	e.t.Helper()
+	dst := e.target()
+	out := map[string]bridgetest.Report{}
+	for name := range e.topics {
+		rep := bridgetest.Verify(src[name], dst[e.prefix+name], "source-cluster", name, skip, nil)
+		out[name] = rep
+		if !rep.OK() {
+			e.t.Errorf("topic %s: %s", name, rep)
+		}
+	}
+	if len(e.events.Ledger().Entries) > 0 {
+		e.check(src, dst)
+	}
+	return out
+}
+
+// target reads every target topic.
+func (e *env) target() map[string]bridgetest.Records {
 	e.t.Helper()
 	var targets []string
 	for name := range e.topics {
@@ -199,13 +228,31 @@ func (e *env) verify(src map[string]bridgetest.Records, skip func(*kgo.Record) b
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	out := map[string]bridgetest.Report{}
-	for name := range e.topics {
-		rep := bridgetest.Verify(src[name], dst[e.prefix+name], "source-cluster", name, skip, nil)
-		out[name] = rep
-		if !rep.OK() {
-			e.t.Errorf("topic %s: %s", name, rep)
-		}
+	return dst
+}
+
+// check runs consumer.Check over the target against the events' ledger and
+// fails the test on any anomaly; provenance is verified against the source.
+func (e *env) check(src, dst map[string]bridgetest.Records) consumer.Report {
+	e.t.Helper()
+	schemas, err := event.DefaultSource()
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return out
+	rep := bridgetest.CheckEvents(context.Background(), schemas, []event.Ledger{e.events.Ledger()}, "source-cluster",
+		src, dst, func(topic string) string { return e.prefix + topic })
+	assertClean(e.t, rep)
+	return rep
+}
+
+// assertClean fails t unless rep is a clean exactly-once verdict in which
+// every acknowledged event was seen and every record's provenance verified.
+func assertClean(t *testing.T, rep consumer.Report) {
+	t.Helper()
+	st := rep.Stats
+	if !rep.OK || st.AckedSeen != st.Acked || st.Acked == 0 || !st.ProvenanceLookup || st.ProvenanceOK != st.Records {
+		var b strings.Builder
+		_ = rep.WriteTable(&b)
+		t.Errorf("exactly-once check failed:\n%s", b.String())
+	}
 }

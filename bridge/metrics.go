@@ -16,7 +16,8 @@ type metrics struct {
 	records      *prometheus.CounterVec // by source topic
 	bytes        *prometheus.CounterVec // by source topic
 	skipped      *prometheus.CounterVec // by source topic, reason
-	dlq          *prometheus.CounterVec // by source topic
+	dlq          *prometheus.CounterVec // by source topic, reason class
+	invalidRetry *prometheus.CounterVec // by source topic
 	txns         *prometheus.CounterVec // by result
 	txnSeconds   prometheus.Histogram
 	fenced       prometheus.Counter
@@ -43,7 +44,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"topic", "reason"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "dlq_records_total",
-			Help: "Records that failed validation and were committed to the dead-letter topic, by source topic.",
+			Help: "Records that failed validation and were committed to the dead-letter topic, by source topic and reason class (not_wire_format, unknown_schema, malformed, incompatible, not_avro, invalid).",
+		}, []string{"topic", "reason"}),
+		invalidRetry: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "validation_retries_total",
+			Help: "Validations that failed for a reason outside the record (a schema registry outage): the transaction is aborted and retried, nothing is dead-lettered. By source topic.",
 		}, []string{"topic"}),
 		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "transactions_total",
@@ -76,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		lag: newLagCollector(),
 	}
-	reg.MustRegister(m.records, m.bytes, m.skipped, m.dlq, m.txns, m.txnSeconds,
+	reg.MustRegister(m.records, m.bytes, m.skipped, m.dlq, m.invalidRetry, m.txns, m.txnSeconds,
 		m.fenced, m.restarts, m.fetchErrors, m.discoveryErr, m.running, m.lag)
 	return m
 }

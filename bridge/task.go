@@ -89,13 +89,16 @@ type batch struct {
 	lastTS  map[tp]time.Time // source timestamp of the last record taken
 	copied  map[string]int   // per source topic: records to the target topic
 	bytes   map[string]int
-	dlq     map[string]int
+	dlq     map[dlqKey]int
 	skipped map[string]int
 
 	mu         sync.Mutex
 	targetNext map[tp]int64 // target offset after the last acknowledged record
 	err        error        // first produce error
 }
+
+// dlqKey counts dead letters per source topic and reason class.
+type dlqKey struct{ topic, reason string }
 
 // newBatch returns an empty batch. Every transaction gets its own, since
 // promises of a failed transaction may still be running.
@@ -105,7 +108,7 @@ func newBatch() *batch {
 		lastTS:     map[tp]time.Time{},
 		copied:     map[string]int{},
 		bytes:      map[string]int{},
-		dlq:        map[string]int{},
+		dlq:        map[dlqKey]int{},
 		skipped:    map[string]int{},
 		targetNext: map[tp]int64{},
 	}
@@ -345,12 +348,14 @@ func (s *sessionState) copy(ctx context.Context, r *kgo.Record) error {
 		// validator fail records that are fine.
 		out, err := v.Validate(s.prodCtx, r.Topic, r.Value)
 		if errors.Is(err, ErrTransient) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("validate %s offset %d: %w", src, r.Offset, err)
+			s.t.b.m.invalidRetry.WithLabelValues(r.Topic).Inc()
+			return fmt.Errorf("validate %s/%d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 		if err != nil {
-			hs := make([]kgo.RecordHeader, 0, len(r.Headers)+len(prov)+3)
-			hs = append(append(append(hs, r.Headers...), prov...), dlqHeaders(err.Error(), tpl.target, r.Partition)...)
-			s.bt.dlq[r.Topic]++
+			reason := ReasonOf(err)
+			hs := make([]kgo.RecordHeader, 0, len(r.Headers)+len(prov)+4)
+			hs = append(append(append(hs, r.Headers...), prov...), dlqHeaders(err.Error(), reason, tpl.target, r.Partition)...)
+			s.bt.dlq[dlqKey{r.Topic, reason}]++
 			s.dst.Produce(s.prodCtx, &kgo.Record{
 				Topic:     cfg.dlqTopic,
 				Partition: r.Partition % cfg.dlqPartitions,
@@ -492,8 +497,8 @@ func (s *sessionState) commit(ctx context.Context) error {
 		m.records.WithLabelValues(topic).Add(float64(n))
 		m.bytes.WithLabelValues(topic).Add(float64(s.bt.bytes[topic]))
 	}
-	for topic, n := range s.bt.dlq {
-		m.dlq.WithLabelValues(topic).Add(float64(n))
+	for k, n := range s.bt.dlq {
+		m.dlq.WithLabelValues(k.topic, k.reason).Add(float64(n))
 	}
 	for topic, n := range s.bt.skipped {
 		m.skipped.WithLabelValues(topic, "cycle").Add(float64(n))

@@ -1,7 +1,9 @@
 // Package bridgetest holds what bridge tests and benchmarks share: in-process
-// kfake clusters, event producers, a whole-topic reader and Verify, the
-// exactly-once verdict (to be replaced by the consumer checker once it
-// exists, without changing the tests' assertions).
+// kfake clusters, producers (plain records, and ledgered workload events), a
+// whole-topic reader and two verdicts: Verify, a record-by-record comparison
+// of a target topic with its source (values, headers, timestamps, order), and
+// CheckEvents, the exactly-once checker of package consumer over workload
+// events against their producers' ledgers.
 package bridgetest
 
 import (

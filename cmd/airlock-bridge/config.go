@@ -12,6 +12,7 @@ import (
 	"github.com/airlock-kafka/airlock/internal/clientsec"
 	"github.com/airlock-kafka/airlock/internal/flagenv"
 	"github.com/airlock-kafka/airlock/internal/logging"
+	"github.com/airlock-kafka/airlock/internal/schema"
 	"github.com/airlock-kafka/airlock/internal/version"
 )
 
@@ -54,7 +55,14 @@ type config struct {
 	groupSession time.Duration
 	httpAddr     string
 
-	opts []bridge.Opt
+	avroTopics  flagenv.StringList
+	avroRegex   flagenv.StringList
+	avroTarget  string
+	schemas     schema.Flags
+	registryURL string
+
+	validator bridge.Validator // nil: every record passes
+	opts      []bridge.Opt
 }
 
 const usageHeader = `airlock-bridge: exactly-once replication between two Kafka clusters.
@@ -73,6 +81,12 @@ Example:
 
 Run several instances with the same --name to share the tasks (coordination
 group); SIGTERM commits or aborts open transactions within --shutdown-timeout.
+
+Avro: --avro-topics and --avro-topic-regex select source topics whose values
+are Avro in the Confluent wire format; writer schemas come from --schema,
+--schema-dir or --schema-registry. A value that does not decode goes to the
+dead-letter topic with the reason in its headers; a registry outage pauses
+copying instead. --avro-target-schema re-encodes values for another schema.
 
 Every flag can also be set by the environment variable shown, or in a --config
 file (one "name = value" per line). Flags win over env, env over the file.
@@ -150,6 +164,12 @@ func (c *config) flagSet(out io.Writer) (*flag.FlagSet, *bool) {
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", bridge.DefaultShutdownTimeout, "on SIGTERM, how long open transactions may take to commit or abort (0: abandon them)")
 	fs.DurationVar(&c.groupSession, "group-session-timeout", 45*time.Second, "how long a silent instance keeps its tasks under group coordination")
 	fs.StringVar(&c.httpAddr, "http-listen-address", "0.0.0.0:9081", "address of /healthz, /readyz and /metrics (empty: off)")
+
+	fs.Var(&c.avroTopics, "avro-topics", "source topics whose values are Avro in the Confluent wire format, comma-separated (repeatable): each value is decoded with its writer schema and dead-lettered when it cannot be")
+	fs.Var(&c.avroRegex, "avro-topic-regex", "validate as Avro the source topics whose whole name matches this regular expression (repeatable)")
+	fs.StringVar(&c.avroTarget, "avro-target-schema", "", "re-encode Avro values for this schema, as id=path.avsc; the id (of the target side's registry) goes into the wire header")
+	c.schemas.Register(fs, "")
+	fs.StringVar(&c.registryURL, "schema-registry-url", "", "same as --schema-registry")
 	return fs, showVersion
 }
 
@@ -187,6 +207,9 @@ func (c *config) build() error {
 	if err != nil {
 		return fmt.Errorf("target security: %w", err)
 	}
+	if c.validator, err = c.avroValidator(); err != nil {
+		return err
+	}
 	c.opts = []bridge.Opt{
 		bridge.Name(c.name),
 		bridge.SourceBrokers(splitList(c.sourceBrokers)...),
@@ -219,7 +242,57 @@ func (c *config) build() error {
 		bridge.GroupSessionTimeout(c.groupSession),
 		bridge.HTTPAddr(c.httpAddr),
 	}
+	if c.validator != nil {
+		c.opts = append(c.opts, bridge.WithValidator(c.validator))
+	}
 	return nil
+}
+
+// avroValidator builds the Avro validator the flags ask for, or nil when no
+// topic is Avro. Schema flags without Avro topics are an error rather than
+// ignored: the operator meant something to be validated.
+func (c *config) avroValidator() (bridge.Validator, error) {
+	if c.registryURL != "" {
+		if c.schemas.Registry != "" && c.schemas.Registry != c.registryURL {
+			return nil, fmt.Errorf("--schema-registry-url %q and --schema-registry %q disagree", c.registryURL, c.schemas.Registry)
+		}
+		c.schemas.Registry = c.registryURL
+	}
+	var topics []string
+	for _, v := range c.avroTopics {
+		topics = append(topics, splitList(v)...)
+	}
+	avroSet := len(topics) > 0 || len(c.avroRegex) > 0
+	schemaSet := c.schemas.Registry != "" || len(c.schemas.Specs) > 0 || c.schemas.Dir != ""
+	switch {
+	case !avroSet && (schemaSet || c.avroTarget != ""):
+		return nil, errors.New("schema flags given without --avro-topics or --avro-topic-regex: nothing would be validated")
+	case !avroSet:
+		return nil, nil
+	case !schemaSet:
+		return nil, errors.New("--avro-topics and --avro-topic-regex need writer schemas: --schema, --schema-dir or --schema-registry")
+	}
+	store, err := c.schemas.Open()
+	if err != nil {
+		return nil, fmt.Errorf("writer schemas: %w", err)
+	}
+	opts := []bridge.AvroOpt{bridge.AvroTopics(topics...), bridge.AvroTopicRegex(c.avroRegex...)}
+	if c.avroTarget != "" {
+		id, path, err := schema.ParseSpec(c.avroTarget)
+		if err != nil {
+			return nil, fmt.Errorf("--avro-target-schema: %w", err)
+		}
+		target, err := schema.ParseFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--avro-target-schema: %w", err)
+		}
+		opts = append(opts, bridge.AvroTarget(target, id))
+	}
+	v, err := bridge.NewAvroValidator(store, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("avro: %w", err)
+	}
+	return v, nil
 }
 
 // splitList splits a comma-separated list, dropping empty items.
