@@ -5,7 +5,11 @@
 //
 // Labels select specs (E2E_FLAGS='-ginkgo.label-filter=...'): e2e (all),
 // addresses (address rewriting through the proxies, kafka:<version> for one
-// emulated Kafka release), restart (broker restart with persistence).
+// emulated Kafka release), eos (airlock-producer -> source broker -> proxy ->
+// toxiproxy -> airlock-bridge -> toxiproxy -> proxy -> target broker ->
+// airlock-consumer, checked exactly once, with kafka:<version> for the emulated
+// releases), restart (broker restarts with persistence, and a kill -9 of the
+// bridge mid-stream).
 //
 // Environment: KAFKA_IMAGE=apache/kafka:<v> runs real Kafka brokers instead of
 // airlock-testbroker (needs a registry or the image present; version specs

@@ -47,7 +47,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		GinkgoWriter.Printf("removed %d resources left by earlier runs: %v\n", len(stale), stale)
 	}
 	im := testbed.DefaultImages()
-	Expect(testbed.CheckImages(ctx, docker, im.TestBroker, im.Probe, im.Proxy, im.Toxiproxy)).To(Succeed())
+	Expect(testbed.CheckImages(ctx, docker, im.TestBroker, im.Probe, im.Proxy, im.Toxiproxy, im.Bridge, im.Producer, im.Consumer)).To(Succeed())
 	if k := kafkaImage(); k != "" {
 		GinkgoWriter.Printf("brokers run %s (KAFKA_IMAGE), which may be pulled\n", k)
 	}

@@ -13,4 +13,10 @@ var (
 	ErrUnknownAddr = errors.New("address not advertised by this broker")
 	// ErrAdmin is returned when a broker's admin API answers with an error.
 	ErrAdmin = errors.New("testbroker admin API")
+	// ErrNoTopology is returned by the workload starters when the sides they
+	// need were not started.
+	ErrNoTopology = errors.New("topology side not started")
+	// ErrNotFound is returned by Workload.CopyOut when the container has no
+	// such file.
+	ErrNotFound = errors.New("file not in container")
 )

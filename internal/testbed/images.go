@@ -17,6 +17,8 @@ type Images struct {
 	Toxiproxy  string
 	Proxy      string
 	Bridge     string
+	Producer   string
+	Consumer   string
 }
 
 // DefaultImages returns the names `make images` tags.
@@ -27,6 +29,8 @@ func DefaultImages() Images {
 		Toxiproxy:  "airlock.local/toxiproxy:dev",
 		Proxy:      "airlock.local/proxy:dev",
 		Bridge:     "airlock.local/bridge:dev",
+		Producer:   "airlock.local/producer:dev",
+		Consumer:   "airlock.local/consumer:dev",
 	}
 }
 
@@ -39,6 +43,7 @@ func (im Images) withDefaults() Images {
 	}{
 		{&im.TestBroker, d.TestBroker}, {&im.Probe, d.Probe}, {&im.Toxiproxy, d.Toxiproxy},
 		{&im.Proxy, d.Proxy}, {&im.Bridge, d.Bridge},
+		{&im.Producer, d.Producer}, {&im.Consumer, d.Consumer},
 	} {
 		if *f.dst == "" {
 			*f.dst = f.def

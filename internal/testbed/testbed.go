@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -98,6 +99,9 @@ type Testbed struct {
 	secrets    *Secrets
 	sides      map[Zone]*Side
 	toxi       *Toxiproxy
+
+	// seq numbers the containers started under default names (workloads).
+	seq atomic.Int64
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
