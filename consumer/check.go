@@ -233,10 +233,18 @@ func Check(ctx context.Context, ledgers []event.Ledger, observed []Observed, opt
 	seen := map[event.ID][]*Observed{}
 	var firstSeen []event.ID
 	at := map[pos]event.ID{}
+	// Ledger offsets are where the producer's broker acknowledged an event. A
+	// record copied by the bridge sits elsewhere on the target; its provenance
+	// headers name the acknowledged position, so the ledger is compared there.
+	ledgerAt := map[pos]event.ID{}
 	topics := map[string]bool{}
 	for _, i := range idx {
 		o := &observed[i]
-		topics[o.Topic] = true
+		lp := pos{o.Topic, o.Partition, o.Offset}
+		if o.HasSource {
+			lp = pos{o.Source.Topic, o.Source.Partition, o.Source.Offset}
+		}
+		topics[lp.topic] = true
 		if o.Err != "" {
 			c.add(ClassUndecodable, Example{Key: o.Key, Where: []string{o.Where()}, Detail: o.Err})
 			continue
@@ -256,6 +264,9 @@ func Check(ctx context.Context, ledgers []event.Ledger, observed []Observed, opt
 				Detail: fmt.Sprintf("offset read twice with different events: %s and %s", prev, o.ID)})
 		} else if !ok {
 			at[p] = o.ID
+		}
+		if _, ok := ledgerAt[lp]; !ok {
+			ledgerAt[lp] = o.ID
 		}
 		if _, ok := seen[o.ID]; !ok {
 			firstSeen = append(firstSeen, o.ID)
@@ -322,7 +333,7 @@ func Check(ctx context.Context, ledgers []event.Ledger, observed []Observed, opt
 				continue
 			}
 			if e.Offset >= 0 && topics[e.Topic] {
-				if got, ok := at[pos{e.Topic, e.Partition, e.Offset}]; ok && got != id {
+				if got, ok := ledgerAt[pos{e.Topic, e.Partition, e.Offset}]; ok && got != id {
 					c.add(ClassInconsistent, Example{Event: id.String(), Key: e.Key, Where: []string{where(e.Topic, e.Partition, e.Offset)},
 						Detail: fmt.Sprintf("acked at this offset, which holds %s", got)})
 				}

@@ -74,6 +74,33 @@ func TestCheck(t *testing.T) {
 			want: map[Class]int{ClassAbortedRead: 1}, detail: "transaction 7 of p1 was aborted",
 		},
 		{
+			// The bridge copies t/0@0..3 to the same topic name on the target, where the
+			// records land at other offsets (markers of earlier transactions): the ledger
+			// is compared at the position the provenance headers name, not the target's.
+			name: "bridged copy at other offsets of a same-named topic",
+			mutate: func(ls []event.Ledger, o []Observed) ([]event.Ledger, []Observed) {
+				for i := range o {
+					o[i].Source = provenance.Source{Cluster: "src", Topic: "t", Partition: 0, Offset: o[i].Offset}
+					o[i].HasSource = true
+					o[i].Offset += 10
+				}
+				return ls, o
+			},
+		},
+		{
+			name: "bridged copy whose provenance names the wrong source offset",
+			mutate: func(ls []event.Ledger, o []Observed) ([]event.Ledger, []Observed) {
+				for i := range o {
+					o[i].Source = provenance.Source{Cluster: "src", Topic: "t", Partition: 0, Offset: o[i].Offset}
+					o[i].HasSource = true
+					o[i].Offset += 10
+				}
+				o[1].Source.Offset, o[2].Source.Offset = 2, 1
+				return ls, o
+			},
+			want: map[Class]int{ClassInconsistent: 2}, detail: "acked at this offset, which holds",
+		},
+		{
 			name: "unexpected event",
 			mutate: func(ls []event.Ledger, o []Observed) ([]event.Ledger, []Observed) {
 				return ls, append(o, obs("t", 1, 0, "stranger", 0, "z"))
