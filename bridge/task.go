@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,6 +18,10 @@ import (
 
 	"github.com/airlock-kafka/airlock/internal/provenance"
 )
+
+// errSilentAbort ends a session whose commit franz-go turned into an abort: the
+// next session re-reads the committed offsets from the target and copies again.
+var errSilentAbort = errors.New("the client aborted the transaction instead of committing it (franz-go silent abort); re-reading offsets from the target")
 
 // errReplan ends a session whose partitions changed; the next one starts at
 // once with the new plan.
@@ -156,13 +162,14 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 	}
 	log := t.log
 	eos := cfg.mode == ExactlyOnce
+	var silentAborts atomic.Int64
 
 	dstOpts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.dstSeeds...),
 		kgo.ClientID("airlock-bridge-" + t.txnID),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(cfg.txnMaxRecords + 64), // a transaction never blocks on the buffer
-		kgo.WithLogger(kgoLogger(log)),
+		kgo.WithLogger(&slogAdapter{l: log, silentAborts: &silentAborts}),
 	}, cfg.dstOpts...)
 	if eos {
 		dstOpts = append(dstOpts, kgo.TransactionalID(t.txnID), kgo.TransactionTimeout(cfg.txnTimeout))
@@ -215,7 +222,7 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 	defer b.m.lag.drop(parts)
 	log.Info("task copying", "partitions", len(parts), "resumed", len(committed))
 
-	s := &sessionState{t: t, pl: pl, dst: dst, adm: adm}
+	s := &sessionState{t: t, pl: pl, dst: dst, adm: adm, silentAborts: &silentAborts}
 	// Produce contexts outlive ctx: a canceled record context fails the
 	// record, which would turn a graceful shutdown into an abort.
 	prodCtx, prodCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -302,12 +309,14 @@ func (t *task) fetchErrors(fs kgo.Fetches) error {
 
 // sessionState is what the copy and commit steps of one session share.
 type sessionState struct {
-	t       *task
-	pl      *plan
-	dst     *kgo.Client
-	adm     *kadm.Client
-	prodCtx context.Context
-	bt      *batch
+	t   *task
+	pl  *plan
+	dst *kgo.Client
+	// silentAborts counts franz-go's commit-turned-abort (see silentAbortMsg).
+	silentAborts *atomic.Int64
+	adm          *kadm.Client
+	prodCtx      context.Context
+	bt           *batch
 }
 
 func (s *sessionState) hook(ctx context.Context, p HookPoint) {
@@ -480,8 +489,12 @@ func (s *sessionState) commit(ctx context.Context) error {
 			return err
 		}
 		s.hook(ctx, HookBeforeEndTxn)
+		before := s.silentAborts.Load()
 		if err := s.dst.EndTransaction(cctx, kgo.TryCommit); err != nil {
 			return fmt.Errorf("commit transaction (outcome unknown until re-read): %w", err)
+		}
+		if s.silentAborts.Load() != before {
+			return fmt.Errorf("commit transaction: %w", errSilentAbort)
 		}
 	} else if err := plainCommitOffsets(cctx, s.adm, cfg.offsetsGroup, ps); err != nil {
 		return err
@@ -602,16 +615,29 @@ func isFenceErr(err error) bool {
 // debug.
 func kgoLogger(l *slog.Logger) kgo.Logger { return &slogAdapter{l: l} }
 
-type slogAdapter struct{ l *slog.Logger }
+// silentAbortMsg starts what franz-go v1.22.2 logs when EndTransaction(TryCommit)
+// aborts instead, believing no produce of the transaction succeeded, and then
+// returns nil. It has been seen doing so with acknowledged records under load; a
+// bridge that took nil for a commit would advance past records that were aborted.
+const silentAbortMsg = "no produce succeeded in this transaction"
+
+type slogAdapter struct {
+	l *slog.Logger
+	// silentAborts, when set, counts silentAbortMsg (the target client of a task).
+	silentAborts *atomic.Int64
+}
 
 func (a *slogAdapter) Level() kgo.LogLevel {
-	if a.l.Enabled(context.Background(), slog.LevelDebug) {
+	if a.silentAborts != nil || a.l.Enabled(context.Background(), slog.LevelDebug) {
 		return kgo.LogLevelInfo
 	}
 	return kgo.LogLevelWarn
 }
 
 func (a *slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if a.silentAborts != nil && strings.HasPrefix(msg, silentAbortMsg) {
+		a.silentAborts.Add(1)
+	}
 	lv := slog.LevelDebug
 	switch level {
 	case kgo.LogLevelError:
