@@ -109,9 +109,10 @@ var _ = Describe("Exactly-once through the proxies and the bridge", Label("e2e",
 })
 
 // eosVersions are the releases the exactly-once path runs against besides the
-// newest (the happy path above); transactions work in the test broker from 0.11,
-// KIP-447 (2.5) and KIP-890 (3.x, 4.x) change what clients send.
-var eosVersions = []string{"2.8", "3.9"}
+// newest (the happy path above), the same list as the address specs:
+// transactions work in the test broker from 0.11, KIP-447 (2.5) and KIP-890
+// (3.x, 4.x) change what clients send.
+var eosVersions = []string{"0.11", "2.0", "2.8", "3.5", "3.9", "4.0", "4.2"}
 
 var _ = Describe("Exactly-once by Kafka version", Label("e2e", "eos"), func() {
 	for _, v := range eosVersions {
