@@ -55,11 +55,10 @@ type config struct {
 	groupSession time.Duration
 	httpAddr     string
 
-	avroTopics  flagenv.StringList
-	avroRegex   flagenv.StringList
-	avroTarget  string
-	schemas     schema.Flags
-	registryURL string
+	avroTopics flagenv.StringList
+	avroRegex  flagenv.StringList
+	avroTarget string
+	schemas    schema.Flags
 
 	validator bridge.Validator // nil: every record passes
 	opts      []bridge.Opt
@@ -169,7 +168,6 @@ func (c *config) flagSet(out io.Writer) (*flag.FlagSet, *bool) {
 	fs.Var(&c.avroRegex, "avro-topic-regex", "validate as Avro the source topics whose whole name matches this regular expression (repeatable)")
 	fs.StringVar(&c.avroTarget, "avro-target-schema", "", "re-encode Avro values for this schema, as id=path.avsc; the id (of the target side's registry) goes into the wire header")
 	c.schemas.Register(fs, "")
-	fs.StringVar(&c.registryURL, "schema-registry-url", "", "same as --schema-registry")
 	return fs, showVersion
 }
 
@@ -252,11 +250,8 @@ func (c *config) build() error {
 // topic is Avro. Schema flags without Avro topics are an error rather than
 // ignored: the operator meant something to be validated.
 func (c *config) avroValidator() (bridge.Validator, error) {
-	if c.registryURL != "" {
-		if c.schemas.Registry != "" && c.schemas.Registry != c.registryURL {
-			return nil, fmt.Errorf("--schema-registry-url %q and --schema-registry %q disagree", c.registryURL, c.schemas.Registry)
-		}
-		c.schemas.Registry = c.registryURL
+	if err := c.schemas.Resolve(); err != nil {
+		return nil, err
 	}
 	var topics []string
 	for _, v := range c.avroTopics {

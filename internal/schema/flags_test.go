@@ -50,3 +50,29 @@ func TestFlagsOpen(t *testing.T) {
 		})
 	}
 }
+
+func TestFlagsRegistryURLAlias(t *testing.T) {
+	for _, tc := range []struct {
+		name, registry, url, want string
+		fail                      bool
+	}{
+		{name: "alias only", url: "http://r", want: "http://r"},
+		{name: "both agree", registry: "http://r", url: "http://r", want: "http://r"},
+		{name: "both disagree", registry: "http://a", url: "http://b", fail: true},
+		{name: "neither", want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Flags{Registry: tc.registry, RegistryURL: tc.url}
+			err := f.Resolve()
+			if tc.fail {
+				if !errors.Is(err, ErrBadSpec) {
+					t.Fatalf("want ErrBadSpec, got %v", err)
+				}
+				return
+			}
+			if err != nil || f.Registry != tc.want {
+				t.Fatalf("Registry %q err %v, want %q", f.Registry, err, tc.want)
+			}
+		})
+	}
+}
