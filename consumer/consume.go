@@ -197,7 +197,7 @@ func Consume(ctx context.Context, opts ...Opt) (Consumed, error) {
 			out.StopReason = StopDeadline
 		case c.expect > 0 && out.Count >= c.expect && now.Sub(last) >= c.settle:
 			out.StopReason = StopExpected
-		case c.idle > 0 && now.Sub(last) >= c.idle && !(c.expect > 0 && out.Count >= c.expect):
+		case c.idle > 0 && now.Sub(last) >= c.idle && (c.expect <= 0 || out.Count < c.expect):
 			out.StopReason = StopIdle
 		default:
 			continue

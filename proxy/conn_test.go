@@ -294,7 +294,7 @@ func TestDrainDeliversInFlightResponses(t *testing.T) {
 		t.Fatal("connection still open after drain")
 	}
 	select {
-	case <-tp.Proxy.Done():
+	case <-tp.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("proxy did not stop after draining")
 	}
@@ -319,7 +319,7 @@ func TestDrainTimeoutClosesStuckConnections(t *testing.T) {
 	eventually(t, 5*time.Second, "request at the broker", func() bool { return len(fb.requests()) == 1 })
 	tp.cancel()
 	select {
-	case <-tp.Proxy.Done():
+	case <-tp.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("drain did not respect its timeout")
 	}

@@ -52,7 +52,7 @@ func (fb *fakeBroker) accept() {
 		fb.wg.Add(1)
 		go func() {
 			defer fb.wg.Done()
-			defer nc.Close()
+			defer func() { _ = nc.Close() }()
 			for {
 				frame, err := readFrame(nc)
 				if err != nil {

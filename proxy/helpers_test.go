@@ -57,7 +57,7 @@ func startProxyAt(t *testing.T, upstream string, opts ...Opt) *testProxy {
 
 func (tp *testProxy) stop() {
 	tp.cancel()
-	<-tp.Proxy.Done()
+	<-tp.Done()
 }
 
 // recorder captures every byte clients read from the proxy.
@@ -86,12 +86,6 @@ func (r *recorder) dial(ctx context.Context, network, addr string) (net.Conn, er
 		return nil, err
 	}
 	return recConn{nc, r}, nil
-}
-
-func (r *recorder) contains(s string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Contains(r.buf.Bytes(), []byte(s))
 }
 
 // leaked returns the first upstream address of c whose wire encoding (host bytes

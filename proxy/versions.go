@@ -37,7 +37,7 @@ func (p *Proxy) brokerVersions(ctx context.Context, r *route) (*kmsg.ApiVersions
 	if err != nil {
 		return nil, err
 	}
-	defer nc.Close()
+	defer func() { _ = nc.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	} else {

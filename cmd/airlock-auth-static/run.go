@@ -57,7 +57,7 @@ func (c *config) loadUsers() (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("users file: %w", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		if users, err = auth.ParseStaticUsers(f, c.usersFile); err != nil {
 			return nil, err
 		}

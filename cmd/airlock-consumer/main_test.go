@@ -82,7 +82,7 @@ func produce(t *testing.T, brokers, topic, ledger string, opts ...producer.Opt) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	p, err := producer.New(append([]producer.Opt{producer.Brokers(brokers), producer.Topic(topic), producer.CreateTopic(3, -1),
 		producer.Ledger(f), producer.Logger(quiet())}, opts...)...)
 	if err != nil {
@@ -143,7 +143,7 @@ func TestRunChecksProducerLedgers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(f, `{"producer":"pa","seq":150,"key":"key-50","status":"acked","topic":"t1","partition":0,"offset":999,"txn":-1}`)
-	f.Close()
+	_ = f.Close()
 	code, table, rep = runCLI(t, "--brokers", brokers, "--topics", "t1,t2", "--ledger", l1+","+l2, "--expect", fmt.Sprint(acked))
 	if code != exitViolations || rep.Class(consumer.ClassLost).Count != 1 || !strings.Contains(table, "pa/150") {
 		t.Fatalf("exit %d, lost %+v\n%s", code, rep.Class(consumer.ClassLost), table)

@@ -96,7 +96,7 @@ func writeReport(path string, rep *consumer.Report) error {
 		return fmt.Errorf("create report: %w", err)
 	}
 	if err := rep.WriteJSON(f); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {

@@ -65,7 +65,7 @@ func run(ctx context.Context, c *config, logger *slog.Logger, out io.Writer) int
 		if err != nil {
 			return fail(fmt.Errorf("create ledger: %w", err))
 		}
-		defer ledgerFile.Close()
+		defer func() { _ = ledgerFile.Close() }()
 		opts = append(opts, producer.Ledger(ledgerFile))
 	}
 

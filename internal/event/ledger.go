@@ -134,6 +134,6 @@ func ReadLedgerFile(path string) (Ledger, error) {
 	if err != nil {
 		return Ledger{Name: path}, fmt.Errorf("open ledger: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return ReadLedger(path, f)
 }

@@ -136,7 +136,7 @@ func applyFile(fs *flag.FlagSet, path string, skip func(string) bool) error {
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	line := 0
 	for sc.Scan() {

@@ -128,7 +128,7 @@ func startEchoServer(t *testing.T, cfg *tls.Config) *echoServer {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				tc := tls.Server(c, cfg)
 				_ = tc.SetDeadline(time.Now().Add(ioTimeout))
 				err := tc.Handshake()

@@ -151,7 +151,7 @@ func TestServerRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer old.Close()
+	defer func() { _ = old.Close() }()
 	es.next(t)
 	if got := old.ConnectionState().PeerCertificates[0]; !got.Equal(first.Leaf) {
 		t.Fatal("first connection got an unexpected certificate")
@@ -163,7 +163,7 @@ func TestServerRotation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial during rotation: %v", err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		es.next(t)
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
@@ -212,7 +212,7 @@ func TestServerHalfRotationAndReportOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		es.next(t)
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
@@ -350,7 +350,7 @@ func TestServerVersionAndSuites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	es.next(t)
 	if cs := c.ConnectionState(); cs.CipherSuite != tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 {
 		t.Errorf("negotiated %s", tls.CipherSuiteName(cs.CipherSuite))

@@ -68,7 +68,7 @@ func testVerifiers(t *testing.T) map[string]Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	users, err := ParseUsers(f, "testdata/users.txt")
 	if err != nil {
 		t.Fatal(err)

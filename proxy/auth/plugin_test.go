@@ -36,7 +36,7 @@ var pluginBinary = sync.OnceValues(func() (string, error) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if bin, err := pluginBinary(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
+		_ = os.RemoveAll(filepath.Dir(bin))
 	}
 	os.Exit(code)
 }
@@ -79,7 +79,7 @@ func startStatic(t *testing.T, opts ...PluginOption) (Verifier, *pluginVerifier,
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closer.Close() })
+	t.Cleanup(func() { _ = closer.Close() })
 	return v, v.(*pluginVerifier), logs
 }
 
@@ -220,7 +220,7 @@ func TestPluginStartFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v, c, err := NewPluginVerifier(ctx, tc.path, tc.args, WithPluginStartTimeout(30*time.Second))
 			if err == nil {
-				c.Close()
+				_ = c.Close()
 				t.Fatalf("started: %v", v)
 			}
 			if !errors.Is(err, tc.wantIs) || !strings.Contains(err.Error(), tc.wantText) {
@@ -284,7 +284,7 @@ func TestRPCErrorKinds(t *testing.T) {
 			a, b := net.Pipe()
 			go srv.ServeConn(a)
 			cl := rpc.NewClient(b)
-			defer cl.Close()
+			defer func() { _ = cl.Close() }()
 			p := &pluginVerifier{path: "inproc", callTimeout: time.Minute, rpc: &rpcClient{c: cl}}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -328,9 +328,9 @@ func (d deadlineVerifier) SCRAMCredentials(ctx context.Context, mechanism, _ str
 func TestRPCCallHonoursContext(t *testing.T) {
 	// A plugin that never answers: the call must give up at the caller's deadline.
 	a, b := net.Pipe()
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	cl := rpc.NewClient(b)
-	defer cl.Close()
+	defer func() { _ = cl.Close() }()
 	p := &pluginVerifier{path: "hung", callTimeout: time.Minute, rpc: &rpcClient{c: cl}}
 	go func() { // swallow the request so the write does not block
 		buf := make([]byte, 4096)

@@ -21,7 +21,7 @@ func TestParseUsersReportsEveryBadLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	u, err := ParseUsers(f, "bad_users.txt")
 	if err == nil || u != nil {
 		t.Fatalf("bad file accepted: %v", u)
