@@ -10,6 +10,7 @@ import (
 
 	"github.com/airlock-kafka/airlock/internal/clientsec"
 	"github.com/airlock-kafka/airlock/internal/flagenv"
+	"github.com/airlock-kafka/airlock/internal/logging"
 	"github.com/airlock-kafka/airlock/internal/schema"
 	"github.com/airlock-kafka/airlock/internal/version"
 )
@@ -104,19 +105,7 @@ func splitAll(vs []string) []string {
 	return out
 }
 
-// newLogger builds the process logger.
+// newLogger builds the process logger (the shared --log-level/--log-format logic).
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
-	}
+	return logging.Options{Level: level, Format: format}.New(w)
 }
