@@ -32,35 +32,6 @@ import (
 // The built airlock-proxy binary with TLS and SASL on both sides, configured only by
 // flags, as an operator would run it.
 
-// secBuildBinary builds airlock-proxy into a temporary directory.
-func secBuildBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go tool is needed to build airlock-proxy: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "airlock-proxy")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/airlock-kafka/airlock/cmd/airlock-proxy").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build airlock-proxy: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// secEnv is the test's environment without AIRLOCK_PROXY_* variables, so only the
-// flags given configure the binary.
-func secEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envPrefix) {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // secProcess is a running airlock-proxy whose JSON log is collected.
 type secProcess struct {
 	cmd       *exec.Cmd
@@ -84,7 +55,7 @@ func (p *secProcess) logTail() string {
 func secStart(t *testing.T, bin string, args ...string) (*secProcess, string) {
 	t.Helper()
 	p := &secProcess{cmd: exec.Command(bin, args...), bootstrap: make(chan string, 1), exited: make(chan error, 1)}
-	p.cmd.Env = secEnv()
+	p.cmd.Env = cleanEnv()
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +108,7 @@ func secStart(t *testing.T, bin string, args ...string) (*secProcess, string) {
 // TestBinarySecurity builds airlock-proxy once and runs it configured for TLS and
 // SASL on both sides, then with security flags that cannot work.
 func TestBinarySecurity(t *testing.T) {
-	bin := secBuildBinary(t)
+	bin := buildBinary(t)
 	t.Run("TLS and SASL both sides", func(t *testing.T) { secEndToEnd(t, bin) })
 	t.Run("flag errors", func(t *testing.T) { secFlagErrors(t, bin) })
 }
@@ -299,7 +270,7 @@ func secFlagErrors(t *testing.T, bin string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, append(append([]string{}, base...), tc.args...)...)
-			cmd.Env = secEnv()
+			cmd.Env = cleanEnv()
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
