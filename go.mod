@@ -101,3 +101,4 @@ require (
 )
 
 replace github.com/twmb/franz-go/pkg/kmsg => ./third_party/kmsg
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake
