@@ -29,52 +29,52 @@ type inflight struct {
 	own chan []byte
 }
 
-// conn is one client connection and its broker connection. Exactly two goroutines
-// serve it: the reader (client -> broker, the goroutine that runs serve) and the
-// writer (broker -> client). Responses are matched to requests by correlation id in
-// request order, as Kafka brokers answer in order on a connection.
+// conn is one client connection and its broker connection. Two goroutines serve
+// it: the reader (client -> broker) and the writer (broker -> client); each hands
+// on to a fresh goroutine when its side goes idle (see serve). Responses are
+// matched to requests by correlation id in request order, as Kafka brokers answer
+// in order on a connection. Fields are ordered to keep the struct small: every
+// open connection holds one.
 type conn struct {
 	p      *Proxy
 	rt     *route
 	client net.Conn
 	up     net.Conn
-	cm     *connMetrics
+	cm     *brokerMetrics
 
 	cr frameReader // client side
 	ur frameReader // broker side
 
-	// wdone is closed when the writer goroutine has exited.
+	// wdone is closed when the writer is done; werr is its result, set before.
 	wdone chan struct{}
+	werr  error
 
+	// mu guards outstanding, head, writerDone and pending.
+	mu   sync.Mutex
+	cond sync.Cond
 	// outstanding counts requests forwarded whose responses are not yet written to
 	// the client; a locally answered request waits for zero to keep response order.
-	mu          sync.Mutex
-	cond        sync.Cond
-	outstanding int
+	outstanding int32
+	head        int32
+	draining    atomic.Bool
 	writerDone  bool
 	// pending[head:] are the forwarded requests awaiting their response, in order.
 	// A slice that grows on demand, not a channel of MaxInFlight entries: that cost
 	// 40 KiB per connection, idle or not.
 	pending []inflight
-	head    int
 
 	// writeMu serializes writes to the client (writer goroutine, local answers).
 	writeMu sync.Mutex
 
-	// sessionLifetime is the broker's SASL session lifetime (KIP-368), 0 if none.
-	sessionLifetime time.Duration
-	// reauthAt is when the reader renews the broker session; zero: never.
+	// reauthAt is when the reader renews the broker session (KIP-368); zero: never.
 	reauthAt time.Time
-	// principal is the client's authenticated identity (local SASL), for logs.
-	principal string
 
-	draining      atomic.Bool
 	drainDeadline atomic.Int64 // unix nanos
 	closeOnce     sync.Once
 }
 
 func newConn(p *Proxy, r *route, nc net.Conn) *conn {
-	c := &conn{p: p, rt: r, client: nc, cm: p.m.forConn(r.upstream)}
+	c := &conn{p: p, rt: r, client: nc, cm: p.m.forBroker(r.upstream)}
 	c.cond.L = &c.mu
 	c.cr = frameReader{conn: nc, pools: &p.pools, retry: c.retryRead}
 	return c
@@ -129,17 +129,22 @@ func (c *conn) close() {
 	})
 }
 
-func (c *conn) serve(ctx context.Context) {
-	// Build the connection's logger only when there is something to log: an idle
-	// connection should not carry a handler clone for its whole life.
-	log := func() *slog.Logger {
-		return c.p.log.With("client", c.client.RemoteAddr().String(), "broker", c.rt.upstream)
-	}
-	c.p.m.connsTotal.WithLabelValues(c.rt.upstream).Inc()
-	opened := c.p.m.openedConns.WithLabelValues(c.rt.upstream)
-	opened.Inc()
-	defer opened.Dec()
-	defer c.cr.close()
+// serve runs on the accept loop's goroutine: it admits the client, connects to the
+// broker and starts the writer. It returns once the connection is set up; the
+// reader and the writer then run on goroutines of their own, and the last of them
+// tears the connection down (finish).
+//
+// An idle connection costs mostly its two goroutine stacks, and a stack never
+// shrinks below 4 KiB once grown (the runtime only halves stacks that are at most
+// a quarter used, counting its 800-byte reserve). Serving a frame grows a stack
+// (decoding, metrics, logging), so whenever a side has nothing buffered it hands
+// on to a fresh goroutine that waits for the next frame from a shallow stack
+// (readIdle, writeIdle) and lets the goroutine with the grown stack exit. That is
+// one goroutine start per burst of frames; idle connections keep 2 KiB stacks.
+func (c *conn) serve() {
+	ctx := c.p.serveCtx
+	c.cm.accepted.Inc()
+	c.cm.opened.Inc()
 
 	if err := c.admit(ctx); err != nil {
 		c.close()
@@ -147,53 +152,52 @@ func (c *conn) serve(ctx context.Context) {
 		switch {
 		case errors.As(err, &af):
 			c.p.m.authFailures.WithLabelValues(af.reason).Inc()
-			log().Warn("client authentication failed; closing", "reason", af.reason, "err", err)
+			c.logger().Warn("client authentication failed; closing", "reason", af.reason, "err", err)
 		case errors.Is(err, errTLSHandshake):
-			log().Warn("client TLS handshake failed; closing", "reason", tlsutil.Reason(err), "err", err)
+			c.logger().Warn("client TLS handshake failed; closing", "reason", tlsutil.Reason(err), "err", err)
 		case isClosedErr(err):
-			log().Debug("client left before authenticating")
+			c.logger().Debug("client left before authenticating")
 		default:
 			c.cm.error(errReason(err))
-			log().Warn("closing client connection before authentication", "reason", errReason(err), "err", err)
+			c.logger().Warn("closing client connection before authentication", "reason", errReason(err), "err", err)
 		}
+		c.finish()
 		return
 	}
-	// Dial on a goroutine of its own: TLS and SASL need a deep stack, and a stack
-	// grown here would stay with this connection for as long as it is open.
+	// Dial on a goroutine of its own: TLS and SASL need a deep stack, and the
+	// goroutine running serve may go on as the reader.
 	dialed := make(chan error, 1)
 	go func() { dialed <- c.dialUpstream(ctx) }()
 	if err := <-dialed; err != nil {
 		c.cm.error(errReason(err))
-		log().Warn("closing client connection: broker unreachable", "err", err)
+		c.logger().Warn("closing client connection: broker unreachable", "err", err)
 		c.close()
+		c.finish()
 		return
 	}
 	c.ur = frameReader{conn: c.up, pools: &c.p.pools}
 	c.wdone = make(chan struct{})
+	go c.writeResponses()
+	c.readRequests()
+}
 
-	werr := make(chan error, 1)
-	go func() {
-		err := c.writeResponses()
-		c.ur.close()
-		c.mu.Lock()
-		c.writerDone = true
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		close(c.wdone)
-		// A broker that goes away takes the client connection with it, so the
-		// client reconnects instead of waiting on a dead socket.
-		c.close()
-		werr <- err
-	}()
+// logger returns the connection's logger. It is built only when there is
+// something to log: an idle connection should not carry a handler clone.
+func (c *conn) logger() *slog.Logger {
+	return c.p.log.With("client", c.client.RemoteAddr().String(), "broker", c.rt.upstream)
+}
 
-	c.reauthAt = nextReauth(c.sessionLifetime)
-	rerr := c.readRequests(ctx)
+// endReader runs on the reader goroutine once the client side is done: it lets
+// the writer deliver what was forwarded when draining, closes the connection,
+// waits for the writer and finishes the connection.
+func (c *conn) endReader(rerr error) {
 	if c.draining.Load() && errors.Is(rerr, errDrained) {
 		// Let the writer deliver what was forwarded, until the drain deadline.
 		c.waitOutstanding(time.Unix(0, c.drainDeadline.Load()))
 	}
 	c.close()
-	err := <-werr
+	<-c.wdone
+	err := c.werr
 	switch {
 	case rerr != nil && !isClosedErr(rerr) && !errors.Is(rerr, errDrained):
 		err = rerr
@@ -202,10 +206,33 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	if err != nil {
 		c.cm.error(errReason(err))
-		log().Warn("connection closed on error", "reason", errReason(err), "err", err)
+		c.logger().Warn("connection closed on error", "reason", errReason(err), "err", err)
 	} else {
-		log().Debug("connection closed")
+		c.logger().Debug("connection closed")
 	}
+	c.finish()
+}
+
+// finish releases what the connection holds and tells the proxy it is gone; it
+// runs once, as the last thing the connection's last goroutine does.
+func (c *conn) finish() {
+	c.cr.close()
+	c.cm.opened.Dec()
+	c.p.connDone(c)
+}
+
+// endWriter runs on the writer goroutine once the broker side is done.
+func (c *conn) endWriter(err error) {
+	c.ur.close()
+	c.mu.Lock()
+	c.writerDone = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	// A broker that goes away takes the client connection with it, so the
+	// client reconnects instead of waiting on a dead socket.
+	c.close()
+	c.werr = err
+	close(c.wdone)
 }
 
 var (
@@ -251,90 +278,131 @@ func (c *conn) dialUpstream(ctx context.Context) error {
 	c.mu.Lock()
 	c.up = nc
 	c.mu.Unlock()
-	c.sessionLifetime = lifetime
+	c.reauthAt = nextReauth(lifetime)
 	return nil
 }
 
-// readRequests is the reader goroutine: client frames go to the broker.
-func (c *conn) readRequests(ctx context.Context) error {
-	p := c.p
-	idle := p.cfg.idleTimeout
+// readRequests is the reader: client frames go to the broker. It serves what the
+// client sent until nothing is buffered, then hands on to readIdle on a fresh
+// goroutine (see serve) and returns.
+func (c *conn) readRequests() {
 	for {
-		if !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt) {
-			if err := c.reauthenticate(ctx); err != nil {
-				return err
-			}
+		if err := c.beforeRead(); err != nil {
+			c.endReader(err)
+			return
 		}
-		if c.cr.buffered() < 12 && !c.draining.Load() {
-			// Wake for the idle timeout or a due re-authentication, whichever is first.
-			var dl time.Time
-			if idle > 0 {
-				dl = time.Now().Add(idle)
-			}
-			if !c.reauthAt.IsZero() && (dl.IsZero() || c.reauthAt.Before(dl)) {
-				dl = c.reauthAt
-			}
-			if !dl.IsZero() {
-				_ = c.client.SetReadDeadline(dl)
-			}
+		if c.cr.buffered() == 0 {
+			c.cr.release()
+			go c.readIdle()
+			return
 		}
 		size, err := c.cr.header(4)
-		if err == nil {
-			err = checkRequestSize(c.cr.peek(4), size, p.cfg.maxRequestSize)
+		if err = c.readRequest(size, err); err != nil {
+			c.endReader(err)
+			return
 		}
-		if err == nil {
-			err = c.cr.fill(12, true)
-		}
-		if err != nil {
-			var ne net.Error
-			switch {
-			case errors.As(err, &ne) && ne.Timeout() && c.draining.Load() && c.cr.buffered() == 0:
-				return errDrained
-			case errors.As(err, &ne) && ne.Timeout() && c.cr.buffered() == 0 && !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt):
-				continue // re-authenticate at the top of the loop, then read on
-			case errors.As(err, &ne) && ne.Timeout():
-				return fmt.Errorf("client idle for %s: %w", idle, err)
-			case errors.Is(err, io.EOF) && c.cr.buffered() > 0:
-				return fmt.Errorf("client closed mid-frame: %w", errMalformed)
-			}
-			return err
-		}
-		h := parseReqHeader(c.cr.peek(12)[4:])
-		n := int(size) + 4
-		if !p.keyKnown(h.key) {
-			return fmt.Errorf("api key %d: %w", h.key, ErrUnknownAPIKey)
-		}
-		if p.cfg.forbidden[h.key] {
-			if err := c.refuse(h, n); err != nil {
-				return err
-			}
-			continue
-		}
-		if rewriterFor(h.key, h.version) != nil && h.version > lookupKey(h.key).maxVer {
-			return fmt.Errorf("%s v%d (max %d): %w", keyName(h.key), h.version, lookupKey(h.key).maxVer, ErrUnsupportedVersion)
-		}
-		expect := true
-		if h.key == 0 { // produce with acks=0 gets no response
-			if err := c.cr.fill(min(n, frameBufSize), true); err != nil {
-				return err
-			}
-			acks, err := produceAcks(c.cr.peek(min(n, frameBufSize))[4:], h)
-			if err != nil {
-				return err
-			}
-			expect = acks != 0
-		}
-		if expect {
-			if err := c.enqueue(inflight{corr: h.corr, key: h.key, version: h.version, start: time.Now()}); err != nil {
-				return err
-			}
-		}
-		if err := c.writeUp(n); err != nil {
-			return err
-		}
-		c.cm.request(h.key, h.version, n)
-		c.cr.release()
 	}
+}
+
+// readIdle starts a reader goroutine: it waits for the client's next request
+// with as shallow a stack as a read allows, then serves on.
+//
+//go:noinline
+func (c *conn) readIdle() {
+	size, err := c.cr.header(4)
+	if err = c.readRequest(size, err); err != nil {
+		c.endReader(err)
+		return
+	}
+	c.readRequests()
+}
+
+// beforeRead renews the broker session when due and arms the client read
+// deadline: the idle timeout or a due re-authentication, whichever is first.
+func (c *conn) beforeRead() error {
+	if !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt) {
+		if err := c.reauthenticate(c.p.serveCtx); err != nil {
+			return err
+		}
+	}
+	if c.cr.buffered() < 12 && !c.draining.Load() {
+		var dl time.Time
+		if idle := c.p.cfg.idleTimeout; idle > 0 {
+			dl = time.Now().Add(idle)
+		}
+		if !c.reauthAt.IsZero() && (dl.IsZero() || c.reauthAt.Before(dl)) {
+			dl = c.reauthAt
+		}
+		if !dl.IsZero() {
+			_ = c.client.SetReadDeadline(dl)
+			if c.draining.Load() {
+				// drain set its deadline between the check above and ours; it
+				// must not be overwritten, or the reader waits out the idle timeout.
+				_ = c.client.SetReadDeadline(time.Now())
+			}
+		}
+	}
+	return nil
+}
+
+// readRequest forwards (or answers) the request whose size header(4) returned,
+// or handles the error it returned. A nil error means read on; a read timeout
+// that was the re-authentication wake-up returns nil too, and beforeRead renews.
+func (c *conn) readRequest(size int32, err error) error {
+	p := c.p
+	if err == nil {
+		err = checkRequestSize(c.cr.peek(4), size, p.cfg.maxRequestSize)
+	}
+	if err == nil {
+		err = c.cr.fill(12, true)
+	}
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout() && c.draining.Load() && c.cr.buffered() == 0:
+			return errDrained
+		case errors.As(err, &ne) && ne.Timeout() && c.cr.buffered() == 0 && !c.reauthAt.IsZero() && !time.Now().Before(c.reauthAt):
+			return nil // re-authenticate before the next read, then read on
+		case errors.As(err, &ne) && ne.Timeout():
+			return fmt.Errorf("client idle for %s: %w", p.cfg.idleTimeout, err)
+		case errors.Is(err, io.EOF) && c.cr.buffered() > 0:
+			return fmt.Errorf("client closed mid-frame: %w", errMalformed)
+		}
+		return err
+	}
+	h := parseReqHeader(c.cr.peek(12)[4:])
+	n := int(size) + 4
+	if !p.keyKnown(h.key) {
+		return fmt.Errorf("api key %d: %w", h.key, ErrUnknownAPIKey)
+	}
+	if p.cfg.forbidden[h.key] {
+		return c.refuse(h, n)
+	}
+	if rewriterFor(h.key, h.version) != nil && h.version > lookupKey(h.key).maxVer {
+		return fmt.Errorf("%s v%d (max %d): %w", keyName(h.key), h.version, lookupKey(h.key).maxVer, ErrUnsupportedVersion)
+	}
+	expect := true
+	if h.key == 0 { // produce with acks=0 gets no response
+		if err := c.cr.fill(min(n, frameBufSize), true); err != nil {
+			return err
+		}
+		acks, err := produceAcks(c.cr.peek(min(n, frameBufSize))[4:], h)
+		if err != nil {
+			return err
+		}
+		expect = acks != 0
+	}
+	if expect {
+		if err := c.enqueue(inflight{corr: h.corr, key: h.key, version: h.version, start: time.Now()}); err != nil {
+			return err
+		}
+	}
+	if err := c.writeUp(n); err != nil {
+		return err
+	}
+	c.cm.request(h.key, h.version, n)
+	c.cr.release()
+	return nil
 }
 
 // checkRequestSize validates a request's size prefix, naming the protocol a client
@@ -364,58 +432,87 @@ func (c *conn) writeUp(n int) error {
 	return nil
 }
 
-// writeResponses is the writer goroutine: broker frames go to the client, rewritten
-// where they carry broker addresses.
-func (c *conn) writeResponses() error {
+// writeResponses is the writer: broker frames go to the client, rewritten where
+// they carry broker addresses. It serves what the broker sent until nothing is
+// buffered, then hands on to writeIdle on a fresh goroutine (see serve).
+func (c *conn) writeResponses() {
 	for {
+		if c.ur.buffered() == 0 {
+			c.ur.release()
+			go c.writeIdle()
+			return
+		}
 		size, err := c.ur.header(8)
+		if err = c.writeResponse(size, err); err != nil {
+			c.endWriter(err)
+			return
+		}
+	}
+}
+
+// writeIdle starts a writer goroutine: it waits for the broker's next response
+// with as shallow a stack as a read allows, then serves on.
+//
+//go:noinline
+func (c *conn) writeIdle() {
+	size, err := c.ur.header(8)
+	if err = c.writeResponse(size, err); err != nil {
+		c.endWriter(err)
+		return
+	}
+	c.writeResponses()
+}
+
+// writeResponse delivers the response whose size header(8) returned, or turns
+// the error it returned into the writer's result.
+func (c *conn) writeResponse(size int32, err error) error {
+	if err != nil {
+		if errors.Is(err, io.EOF) && c.ur.buffered() == 0 {
+			return io.EOF
+		}
+		return fmt.Errorf("read response from %s: %w", c.rt.dial, err)
+	}
+	if size < 4 {
+		return fmt.Errorf("response frame of %d bytes from %s: %w", size, c.rt.dial, errMalformed)
+	}
+	corr := int32(binary.BigEndian.Uint32(c.ur.peek(8)[4:]))
+	req, ok := c.dequeue()
+	if !ok {
+		return fmt.Errorf("correlation id %d from %s with nothing in flight: %w", corr, c.rt.dial, ErrUnexpectedResponse)
+	}
+	if corr != req.corr {
+		return fmt.Errorf("correlation id %d from %s, expected %d (%s): %w", corr, c.rt.dial, req.corr, keyName(req.key), ErrUnexpectedResponse)
+	}
+	n := int(size) + 4
+	if req.own != nil {
+		frame, err := c.ur.readWhole(n)
 		if err != nil {
-			if errors.Is(err, io.EOF) && c.ur.buffered() == 0 {
-				return io.EOF
-			}
+			close(req.own)
 			return fmt.Errorf("read response from %s: %w", c.rt.dial, err)
 		}
-		if size < 4 {
-			return fmt.Errorf("response frame of %d bytes from %s: %w", size, c.rt.dial, errMalformed)
-		}
-		corr := int32(binary.BigEndian.Uint32(c.ur.peek(8)[4:]))
-		req, ok := c.dequeue()
-		if !ok {
-			return fmt.Errorf("correlation id %d from %s with nothing in flight: %w", corr, c.rt.dial, ErrUnexpectedResponse)
-		}
-		if corr != req.corr {
-			return fmt.Errorf("correlation id %d from %s, expected %d (%s): %w", corr, c.rt.dial, req.corr, keyName(req.key), ErrUnexpectedResponse)
-		}
-		n := int(size) + 4
-		if req.own != nil {
-			frame, err := c.ur.readWhole(n)
-			if err != nil {
-				close(req.own)
-				return fmt.Errorf("read response from %s: %w", c.rt.dial, err)
-			}
-			req.own <- append([]byte(nil), frame...)
-			c.p.pools.put(frame)
-			c.ur.release()
-			c.answered()
-			continue
-		}
-		c.writeMu.Lock()
-		if wt := c.p.cfg.writeTimeout; wt > 0 {
-			_ = c.client.SetWriteDeadline(time.Now().Add(wt))
-		}
-		if rw := rewriterFor(req.key, req.version); rw != nil {
-			n, err = c.rewrite(req, n, rw)
-		} else if err = c.ur.forward(c.client, n); err != nil {
-			err = fmt.Errorf("forward response to client: %w", err)
-		}
-		c.writeMu.Unlock()
-		if err != nil {
-			return err
-		}
-		c.cm.observe(req.key, time.Since(req.start).Seconds(), n)
+		req.own <- append([]byte(nil), frame...)
+		c.p.pools.put(frame)
 		c.ur.release()
 		c.answered()
+		return nil
 	}
+	c.writeMu.Lock()
+	if wt := c.p.cfg.writeTimeout; wt > 0 {
+		_ = c.client.SetWriteDeadline(time.Now().Add(wt))
+	}
+	if rw := rewriterFor(req.key, req.version); rw != nil {
+		n, err = c.rewrite(req, n, rw)
+	} else if err = c.ur.forward(c.client, n); err != nil {
+		err = fmt.Errorf("forward response to client: %w", err)
+	}
+	c.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.cm.observe(req.key, time.Since(req.start).Seconds(), n)
+	c.ur.release()
+	c.answered()
+	return nil
 }
 
 // enqueue registers a request whose response the writer must expect; it blocks
@@ -424,7 +521,7 @@ func (c *conn) writeResponses() error {
 func (c *conn) enqueue(e inflight) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.pending)-c.head >= c.p.cfg.maxInFlight && !c.writerDone {
+	for len(c.pending)-int(c.head) >= c.p.cfg.maxInFlight && !c.writerDone {
 		c.cond.Wait() // the writer broadcasts as it matches responses
 	}
 	if c.writerDone {
@@ -439,12 +536,12 @@ func (c *conn) enqueue(e inflight) error {
 func (c *conn) dequeue() (inflight, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.head == len(c.pending) {
+	if int(c.head) == len(c.pending) {
 		return inflight{}, false
 	}
 	e := c.pending[c.head]
 	c.head++
-	if c.head == len(c.pending) {
+	if int(c.head) == len(c.pending) {
 		// Empty: reuse a small backing array, drop a large one a burst grew.
 		if cap(c.pending) > 64 {
 			c.pending = nil

@@ -129,9 +129,8 @@ func (c *conn) authenticate(ctx context.Context) error {
 }
 
 func (c *conn) authenticated(s auth.Session) {
-	c.principal = s.Principal()
 	c.p.m.authSuccesses.WithLabelValues(s.Mechanism()).Inc()
-	c.p.log.Debug("client authenticated", "client", c.client.RemoteAddr().String(), "principal", c.principal, "mechanism", s.Mechanism())
+	c.p.log.Debug("client authenticated", "client", c.client.RemoteAddr().String(), "principal", s.Principal(), "mechanism", s.Mechanism())
 }
 
 // rawSASL continues a SaslHandshake v0 exchange: 4-byte length-prefixed tokens

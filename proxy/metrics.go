@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"maps"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,6 +29,9 @@ type metrics struct {
 	authFailures     *prometheus.CounterVec
 	authSuccesses    *prometheus.CounterVec
 	reauths          prometheus.Counter
+
+	brokersMu sync.Mutex
+	brokers   map[string]*brokerMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -89,57 +95,91 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// connMetrics caches the per-broker children a connection touches on every frame,
-// so the hot path does no label hashing.
-type connMetrics struct {
+// brokerMetrics caches the children of one broker's label. Every connection to the
+// broker shares them, so neither the hot path nor a new connection hashes labels,
+// and an idle connection holds no metric state of its own.
+type brokerMetrics struct {
 	m             *metrics
 	broker        string
+	opened        prometheus.Gauge
+	accepted      prometheus.Counter
 	requestBytes  prometheus.Counter
 	responseBytes prometheus.Counter
-	// requests and latency are keyed by key<<16|version and key; filled lazily so an
-	// idle connection allocates nothing.
-	requests map[uint32]prometheus.Counter
-	latency  map[int16]prometheus.Observer
+
+	// requests (keyed by key<<16|version) and latency (keyed by key) are filled
+	// lazily and copied on write under mu: connections read them without locking.
+	mu       sync.Mutex
+	requests atomic.Pointer[map[uint32]prometheus.Counter]
+	latency  atomic.Pointer[map[int16]prometheus.Observer]
 }
 
-func (m *metrics) forConn(broker string) *connMetrics {
-	return &connMetrics{
+// forBroker returns the shared metric children of broker.
+func (m *metrics) forBroker(broker string) *brokerMetrics {
+	m.brokersMu.Lock()
+	defer m.brokersMu.Unlock()
+	if b, ok := m.brokers[broker]; ok {
+		return b
+	}
+	b := &brokerMetrics{
 		m:             m,
 		broker:        broker,
+		opened:        m.openedConns.WithLabelValues(broker),
+		accepted:      m.connsTotal.WithLabelValues(broker),
 		requestBytes:  m.requestBytes.WithLabelValues(broker),
 		responseBytes: m.responseBytes.WithLabelValues(broker),
 	}
+	if m.brokers == nil {
+		m.brokers = map[string]*brokerMetrics{}
+	}
+	m.brokers[broker] = b
+	return b
 }
 
-// request counts one request; called only from the connection's reader goroutine.
-func (c *connMetrics) request(key, version int16, bytes int) {
+// child returns the value cached under id, creating it with newChild and
+// publishing a copy of the map that holds it when missing; mu serializes writers.
+func child[K comparable, V any](mu *sync.Mutex, cache *atomic.Pointer[map[K]V], id K, newChild func() V) V {
+	if m := cache.Load(); m != nil {
+		if v, ok := (*m)[id]; ok {
+			return v
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	old := cache.Load()
+	if old != nil {
+		if v, ok := (*old)[id]; ok {
+			return v
+		}
+	}
+	var next map[K]V
+	if old != nil {
+		next = maps.Clone(*old)
+	} else {
+		next = make(map[K]V, 1)
+	}
+	v := newChild()
+	next[id] = v
+	cache.Store(&next)
+	return v
+}
+
+// request counts one request.
+func (b *brokerMetrics) request(key, version int16, bytes int) {
 	id := uint32(uint16(key))<<16 | uint32(uint16(version))
-	ctr, ok := c.requests[id]
-	if !ok {
-		if c.requests == nil {
-			c.requests = map[uint32]prometheus.Counter{}
-		}
-		ctr = c.m.requests.WithLabelValues(c.broker, strconv.Itoa(int(key)), strconv.Itoa(int(version)))
-		c.requests[id] = ctr
-	}
-	ctr.Inc()
-	c.requestBytes.Add(float64(bytes))
+	child(&b.mu, &b.requests, id, func() prometheus.Counter {
+		return b.m.requests.WithLabelValues(b.broker, strconv.Itoa(int(key)), strconv.Itoa(int(version)))
+	}).Inc()
+	b.requestBytes.Add(float64(bytes))
 }
 
-// observe records one response; called only from the connection's writer goroutine.
-func (c *connMetrics) observe(key int16, seconds float64, bytes int) {
-	o, ok := c.latency[key]
-	if !ok {
-		if c.latency == nil {
-			c.latency = map[int16]prometheus.Observer{}
-		}
-		o = c.m.latency.WithLabelValues(c.broker, strconv.Itoa(int(key)))
-		c.latency[key] = o
-	}
-	o.Observe(seconds)
-	c.responseBytes.Add(float64(bytes))
+// observe records one response.
+func (b *brokerMetrics) observe(key int16, seconds float64, bytes int) {
+	child(&b.mu, &b.latency, key, func() prometheus.Observer {
+		return b.m.latency.WithLabelValues(b.broker, strconv.Itoa(int(key)))
+	}).Observe(seconds)
+	b.responseBytes.Add(float64(bytes))
 }
 
-func (c *connMetrics) error(reason string) {
-	c.m.errors.WithLabelValues(c.broker, reason).Inc()
+func (b *brokerMetrics) error(reason string) {
+	b.m.errors.WithLabelValues(b.broker, reason).Inc()
 }

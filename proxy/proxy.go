@@ -220,14 +220,16 @@ func (p *Proxy) acceptLoop(r *route) {
 		p.conns[c] = struct{}{}
 		p.handlers.Add(1)
 		p.mu.Unlock()
-		go func() {
-			defer p.handlers.Done()
-			c.serve(p.serveCtx)
-			p.mu.Lock()
-			delete(p.conns, c)
-			p.mu.Unlock()
-		}()
+		go c.serve()
 	}
+}
+
+// connDone forgets a connection that has finished.
+func (p *Proxy) connDone(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.handlers.Done()
 }
 
 func (p *Proxy) tuneSocket(nc net.Conn) {
