@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,12 +46,18 @@ func New(opts ...Opt) (*Bridge, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &Bridge{
+	b := &Bridge{
 		cfg:  c,
 		log:  c.logger.With("bridge", c.name),
 		m:    newMetrics(c.registry),
 		kick: make(chan struct{}, 1),
-	}, nil
+	}
+	// Every client of a cluster is built with that cluster's options, so the
+	// hooks see every connection the bridge makes. Copies: the caller's
+	// slices are not ours to append to.
+	b.cfg.srcOpts = append(slices.Clip(c.srcOpts), kgo.WithHooks(&brokerHook{cluster: "source", log: b.log, connects: b.m.connects}))
+	b.cfg.dstOpts = append(slices.Clip(c.dstOpts), kgo.WithHooks(&brokerHook{cluster: "target", log: b.log, connects: b.m.connects}))
+	return b, nil
 }
 
 // Handler serves /metrics (Prometheus), /healthz (the process is alive) and

@@ -122,8 +122,9 @@ func TestCrashLoop(t *testing.T) {
 	}
 }
 
-// TestZombie runs two instances with the same task ids: the newer one
-// fences the older, which stops with ErrFenced, and nothing is duplicated.
+// TestZombie runs two instances with the same task ids: they fence each other
+// until the older has been fenced staticFenceLimit times and stops with
+// ErrFenced; nothing is duplicated.
 func TestZombie(t *testing.T) {
 	e := newEnv(t, map[string]int32{"z": 3}, "")
 	e.produce(100)
@@ -400,4 +401,60 @@ func TestGracefulShutdownCommits(t *testing.T) {
 			e.verify(src, nil)
 		})
 	}
+}
+
+// TestStaticRidesOutOneFence: under static coordination a single fence (here a
+// stray InitProducerID on a task's transactional id; in the chaos suite a
+// target broker killed -9 and reloaded) is not taken for a rival instance:
+// the bridge takes the id back and goes on, exactly once.
+func TestStaticRidesOutOneFence(t *testing.T) {
+	fenceOnce(t, "fence", 30*time.Second)
+}
+
+// fenceOnce runs a one-task bridge named name (more options appended),
+// fences its transactional id once from outside, and checks that the task
+// copies what is produced afterwards within within, exactly once, without
+// the bridge stopping by itself.
+func fenceOnce(t *testing.T, name string, within time.Duration, more ...bridge.Opt) {
+	t.Helper()
+	e := newEnv(t, map[string]int32{"f": 1}, "", kfake.GroupMinSessionTimeout(500*time.Millisecond))
+	e.produce(100)
+	reg := prometheus.NewRegistry()
+	r := start(t, e.opts(name, append([]bridge.Opt{bridge.Tasks(1), bridge.TxnMaxRecords(20), bridge.WithRegistry(reg)}, more...)...)...)
+	e.waitCommitted(name, e.source(), nil, 30*time.Second)
+
+	stray := bridgetest.Client(t, e.dst, kgo.TransactionalID(name+"-0"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := stray.ProducerID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stray.Close()
+	eventually(t, 30*time.Second, "the task to notice the fence", func() (bool, string) {
+		e.produce(5)
+		return metricValue(t, reg, "airlock_bridge_tasks_fenced_total", "") >= 1, "not fenced yet"
+	})
+	e.produce(50)
+	src := e.source()
+	e.waitCommitted(name, src, nil, within)
+	if r.exited() {
+		t.Fatalf("bridge stopped after one fence: %v", r.err)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.verify(src, nil)
+}
+
+// TestGroupFenceWaitsOneSession: a task still assigned to us was fenced by
+// an instance that has not yet learned it lost the task (bridge-freeze's
+// thawed zombie). The task takes its id back after one group session, not
+// after the long fenced backoff.
+func TestGroupFenceWaitsOneSession(t *testing.T) {
+	// Far below the 10-minute fenced backoff: the wait is one session.
+	fenceOnce(t, "gfence", 20*time.Second,
+		bridge.WithCoordination(bridge.GroupCoordination),
+		bridge.GroupSessionTimeout(2*time.Second),
+		bridge.RetryBackoff(50*time.Millisecond, time.Second, 10*time.Minute),
+	)
 }

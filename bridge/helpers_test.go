@@ -33,6 +33,12 @@ type env struct {
 
 func newEnv(t *testing.T, topics map[string]int32, prefix string, dstOpts ...kfake.Opt) *env {
 	t.Helper()
+	return newEnvOpts(t, topics, prefix, nil, dstOpts...)
+}
+
+// newEnvOpts is newEnv with options for the source cluster too.
+func newEnvOpts(t *testing.T, topics map[string]int32, prefix string, srcOpts []kfake.Opt, dstOpts ...kfake.Opt) *env {
+	t.Helper()
 	ev, err := bridgetest.NewEventProducer("p-" + t.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func newEnv(t *testing.T, topics map[string]int32, prefix string, dstOpts ...kfa
 	for name, parts := range topics {
 		seeds = append(seeds, kfake.SeedTopics(parts, name))
 	}
-	e.src = bridgetest.NewCluster(t, "source-cluster", seeds...)
+	e.src = bridgetest.NewCluster(t, "source-cluster", append(seeds, srcOpts...)...)
 	e.dst = bridgetest.NewCluster(t, "target-cluster", dstOpts...)
 	e.srcCl = bridgetest.Client(t, e.src)
 	e.dstCl = bridgetest.Client(t, e.dst)

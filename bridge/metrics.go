@@ -25,6 +25,7 @@ type metrics struct {
 	fetchErrors  prometheus.Counter
 	discoveryErr prometheus.Counter
 	running      prometheus.Gauge
+	connects     *prometheus.CounterVec // by cluster, broker, result
 	lag          *lagCollector
 }
 
@@ -79,10 +80,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: namespace, Name: "tasks_running",
 			Help: "Tasks this instance runs now.",
 		}),
+		connects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "broker_connects_total",
+			Help: "Connection attempts to brokers by cluster (source, target), broker address as dialled and result (ok, error): behind a proxy every address is the proxy's.",
+		}, []string{"cluster", "broker", "result"}),
 		lag: newLagCollector(),
 	}
 	reg.MustRegister(m.records, m.bytes, m.skipped, m.dlq, m.invalidRetry, m.txns, m.txnSeconds,
-		m.fenced, m.restarts, m.fetchErrors, m.discoveryErr, m.running, m.lag)
+		m.fenced, m.restarts, m.fetchErrors, m.discoveryErr, m.running, m.connects, m.lag)
 	return m
 }
 

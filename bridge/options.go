@@ -331,8 +331,9 @@ func DiscoveryInterval(d time.Duration) Opt { return opt{func(c *cfg) { c.discov
 func ShutdownTimeout(d time.Duration) Opt { return opt{func(c *cfg) { c.shutdown = d }} }
 
 // RetryBackoff sets the first and the largest pause between attempts of a
-// task that failed (defaults 200ms and 10s), and the pause before a fenced
-// task in group coordination tries again (default 30s).
+// task that failed (defaults 200ms and 10s), and the longest pause before a
+// fenced task in group coordination tries again (default 30s; it waits the
+// group session timeout when that is shorter).
 func RetryBackoff(first, max, fenced time.Duration) Opt {
 	return opt{func(c *cfg) { c.backoff, c.maxBackoff, c.fencedBackoff = first, max, fenced }}
 }

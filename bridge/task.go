@@ -19,6 +19,13 @@ import (
 	"github.com/airlock-kafka/airlock/internal/provenance"
 )
 
+// errSourceRewound ends a session whose source consumer went back to an
+// offset it had already passed: franz-go resets a partition it believes lost
+// records (KIP-320 truncation detection after a leader change, an unclean
+// election), and copying from there would write records the target already
+// has. The next session starts again at the offsets committed on the target.
+var errSourceRewound = errors.New("source consumer rewound")
+
 // errSilentAbort ends a session whose commit franz-go turned into an abort: the
 // next session re-reads the committed offsets from the target and copies again.
 var errSilentAbort = errors.New("the client aborted the transaction instead of committing it (franz-go silent abort); re-reading offsets from the target")
@@ -44,18 +51,35 @@ func newTask(b *Bridge, id int) *task {
 	return &task{b: b, id: id, txnID: txnID, log: b.log.With("task", id, "transactional_id", txnID)}
 }
 
+// Under static coordination a task that is fenced staticFenceLimit times
+// within staticFenceWindow fenced backoffs stops the instance: another one
+// with the same name runs.
+const (
+	staticFenceLimit  = 3
+	staticFenceWindow = 10
+)
+
 // run runs sessions until ctx ends. Every failed session is followed by a
-// fresh one that re-reads its position from the target. A fenced task stops
-// for good under static coordination and waits fencedBackoff under group
-// coordination (the group decides who owns it).
+// fresh one that re-reads its position from the target. A fenced task tries
+// again: under group coordination after one group session timeout (at most
+// fencedBackoff); under static coordination after the usual backoff, and it
+// stops for good once fenced staticFenceLimit times within the window.
 func (t *task) run(ctx context.Context) error {
 	cfg := &t.b.cfg
 	backoff := cfg.backoff
+	var fences []time.Time // recent fences, for static coordination's limit
 	t.b.m.running.Inc()
 	defer t.b.m.running.Dec()
 	for {
 		progressed, err := t.session(ctx)
 		if ctx.Err() != nil {
+			// Stopped, often because the group took the task away (a
+			// session that timed out while this instance was frozen): a
+			// fence on the way out is a zombie stopped by the new owner.
+			if errors.Is(err, ErrFenced) || isFenceErr(err) {
+				t.b.m.fenced.Inc()
+				t.log.Warn("task fenced while stopping: another instance owns its transactional id; the open transaction was not committed", "err", err)
+			}
 			return nil
 		}
 		if progressed {
@@ -67,12 +91,30 @@ func (t *task) run(ctx context.Context) error {
 			continue
 		case errors.Is(err, ErrFenced):
 			t.b.m.fenced.Inc()
-			if cfg.coord == StaticCoordination {
-				t.log.Error("task fenced: another instance owns this transactional id; stopping", "err", err)
+			now := time.Now()
+			fences = append(slices.DeleteFunc(fences, func(at time.Time) bool { return now.Sub(at) > staticFenceWindow*cfg.fencedBackoff }), now)
+			if cfg.coord == StaticCoordination && len(fences) >= staticFenceLimit {
+				t.log.Error("task fenced again and again: another instance with this name runs; stopping", "err", err, "fences", len(fences))
 				return fmt.Errorf("task %d: %w", t.id, err)
 			}
-			t.log.Error("task fenced: another instance owns this transactional id; waiting before trying again", "err", err, "wait", cfg.fencedBackoff)
-			wait = cfg.fencedBackoff
+			if cfg.coord == StaticCoordination {
+				// A single fence may be a broker that lost its producer
+				// state in a restart, not a rival: taking the id back
+				// at once is safe (fence, then read the offsets), and a
+				// real rival fences us again soon.
+				t.log.Warn("task fenced; taking its transactional id back (a rival instance would fence it again)", "err", err, "wait", backoff, "fences", len(fences))
+				backoff = min(2*backoff, cfg.maxBackoff)
+				break
+			}
+			// The group decides who owns the task. While it is still
+			// ours, the fencer is a zombie: an instance that was frozen
+			// or cut off past its group session and has not yet learned
+			// that it lost the task. Within one session timeout it has
+			// (its heartbeat fails) or the group has moved the task
+			// away from us (ctx ends); waiting longer only stalls a task
+			// that nobody else runs.
+			wait = min(cfg.fencedBackoff, cfg.groupSession)
+			t.log.Error("task fenced: another instance used this transactional id; waiting one group session before taking it back", "err", err, "wait", wait)
 		default:
 			t.b.m.restarts.Inc()
 			t.log.Warn("task failed; restarting from the target's committed offsets", "err", err, "wait", backoff)
@@ -222,7 +264,10 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 	defer b.m.lag.drop(parts)
 	log.Info("task copying", "partitions", len(parts), "resumed", len(committed))
 
-	s := &sessionState{t: t, pl: pl, dst: dst, adm: adm, silentAborts: &silentAborts}
+	s := &sessionState{t: t, pl: pl, dst: dst, adm: adm, silentAborts: &silentAborts, pos: map[tp]int64{}}
+	for p, at := range committed {
+		s.pos[p] = at
+	}
 	// Produce contexts outlive ctx: a canceled record context fails the
 	// record, which would turn a graceful shutdown into an abort.
 	prodCtx, prodCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -253,7 +298,7 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 		fs := src.PollRecords(pctx, cfg.txnMaxRecords-s.bt.records)
 		cancel()
 		if err := t.fetchErrors(fs); err != nil {
-			return progressed, err
+			return progressed, s.fail(ctx, err)
 		}
 		var copyErr error
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -272,6 +317,14 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 				if copyErr != nil || ctx.Err() != nil {
 					return
 				}
+				// Offsets only grow (read_committed skips some); a
+				// smaller one is a rewind, whatever the client says.
+				src := tp{r.Topic, r.Partition}
+				if want, ok := s.pos[src]; ok && r.Offset < want {
+					copyErr = fmt.Errorf("%w: %s/%d offset %d, expected %d or later", errSourceRewound, r.Topic, r.Partition, r.Offset, want)
+					return
+				}
+				s.pos[src] = r.Offset + 1
 				copyErr = s.copy(ctx, r)
 			}
 		})
@@ -288,14 +341,21 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 }
 
 // fetchErrors logs and counts source fetch errors; kgo retries most of them
-// itself. It returns an error only when the client is gone.
+// itself. It returns an error when the client is gone or moved a partition
+// back (errSourceRewound): both end the session.
 func (t *task) fetchErrors(fs kgo.Fetches) error {
 	var fatal error
 	fs.EachError(func(topic string, p int32, err error) {
+		var lost *kgo.ErrDataLoss
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		case errors.Is(err, kgo.ErrClientClosed):
 			fatal = err
+		case errors.As(err, &lost):
+			// The client already moved the partition back; what it
+			// returns next may be copied already.
+			t.b.m.fetchErrors.Inc()
+			fatal = fmt.Errorf("%w: %s/%d: %w", errSourceRewound, topic, p, err)
 		default:
 			t.b.m.fetchErrors.Inc()
 			t.log.Warn("source fetch error", "topic", topic, "partition", p, "err", err)
@@ -309,7 +369,10 @@ func (t *task) fetchErrors(fs kgo.Fetches) error {
 
 // sessionState is what the copy and commit steps of one session share.
 type sessionState struct {
-	t   *task
+	t *task
+	// pos is the next source offset per partition: committed on the
+	// target, or past the last record taken.
+	pos map[tp]int64
 	pl  *plan
 	dst *kgo.Client
 	// silentAborts counts franz-go's commit-turned-abort (see silentAbortMsg).
