@@ -76,7 +76,7 @@ DEPLOY_DIR  := deploy
 
 .PHONY: images e2e demo compose-check deploy-secrets
 
-images: ## testbed images airlock.local/<name>:dev (testbroker, probe, toxiproxy, proxy, bridge); pulls nothing
+images: ## images airlock.local/<name>:dev: proxy and bridge (images/<name>.Dockerfile, production), testbed tools (images/Dockerfile); pulls nothing
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(IMAGE_BUILT))
 	$(GO) build -trimpath -ldflags '-s -w -X github.com/Shopify/toxiproxy/v2.Version=$(TOXIPROXY_V)' -o $(BIN)/toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server
@@ -84,7 +84,8 @@ images: ## testbed images airlock.local/<name>:dev (testbroker, probe, toxiproxy
 		name=$${b#airlock-}; rm -rf $(IMAGE_STAGE)/$$name; mkdir -p $(IMAGE_STAGE)/$$name/data; \
 		cp $(BIN)/$$b $(HOST_CA) $(IMAGE_STAGE)/$$name/; \
 		echo "docker build $(IMAGE_REPO)/$$name:$(IMAGE_TAG)"; \
-		out=$$(DOCKER_BUILDKIT=0 docker build -q -f images/Dockerfile --build-arg BINARY=$$b \
+		df=images/Dockerfile; [ -f images/$$name.Dockerfile ] && df=images/$$name.Dockerfile; \
+		out=$$(DOCKER_BUILDKIT=0 docker build -q -f $$df --build-arg BINARY=$$b \
 			-t $(IMAGE_REPO)/$$name:$(IMAGE_TAG) $(IMAGE_STAGE)/$$name 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 	@rm -rf $(IMAGE_STAGE)/toxiproxy; mkdir -p $(IMAGE_STAGE)/toxiproxy; cp $(BIN)/toxiproxy-server $(IMAGE_STAGE)/toxiproxy/
@@ -97,7 +98,7 @@ e2e: export TESTCONTAINERS_RYUK_DISABLED := true
 e2e: export AIRLOCK_E2E := 1
 e2e: images compose-check ## docker testbed specs (Ginkgo + testcontainers), JUnit report in build/reports/
 	@mkdir -p build/reports
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m -v ./e2e/... -ginkgo.v \
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 40m -v ./e2e/... -ginkgo.v \
 		-ginkgo.junit-report=$(CURDIR)/build/reports/e2e-junit.xml $(E2E_FLAGS)
 	@left="$$(docker ps -aq --filter label=airlock.e2e)$$(docker network ls -q --filter label=airlock.e2e)$$(docker volume ls -q --filter label=airlock.e2e)"; \
 	if [ -n "$$left" ]; then echo "e2e left docker resources behind:"; docker ps -a --filter label=airlock.e2e; \

@@ -372,6 +372,13 @@ func (b *Broker) RemoveNode(ctx context.Context, node int32) error {
 	return b.call(ctx, http.MethodPost, "/remove-node", url.Values{"node": {itoa(node)}}, nil)
 }
 
+// AddNode brings a removed node back under the same id, on the container port
+// it had (FirstKafkaPort+node): the proxies map node ids to fixed ports.
+func (b *Broker) AddNode(ctx context.Context, node int32) error {
+	q := url.Values{"node": {itoa(node)}, "port": {strconv.Itoa(FirstKafkaPort + int(node))}}
+	return b.call(ctx, http.MethodPost, "/add-node", q, nil)
+}
+
 // PauseNode holds a node's requests for d (see testbroker.Broker.PauseNode).
 func (b *Broker) PauseNode(ctx context.Context, node int32, d time.Duration) error {
 	return b.call(ctx, http.MethodPost, "/pause-node", url.Values{"node": {itoa(node)}, "duration": {d.String()}}, nil)

@@ -2,9 +2,11 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -51,6 +53,10 @@ func (m *LagMeter) Lag(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("source end offsets: %w", err)
 	}
 	committed, err := m.dst.FetchOffsets(ctx, m.group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// Nothing committed yet: the whole source is lag.
+		committed, err = kadm.OffsetResponses{}, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("offsets of group %s: %w", m.group, err)
 	}

@@ -41,6 +41,44 @@ func (c *Container) Kill(ctx context.Context) error {
 	return nil
 }
 
+// Signal sends sig ("SIGTERM", "KILL", "HUP", ...) to the container's main
+// process; what happens next is up to the process.
+func (c *Container) Signal(ctx context.Context, sig string) error {
+	if c.C == nil || c.tb == nil {
+		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	}
+	if _, err := c.tb.docker.ContainerKill(ctx, c.C.GetContainerID(), client.ContainerKillOptions{Signal: sig}); err != nil {
+		return fmt.Errorf("signal %s to %s: %w", sig, c.DockerName, err)
+	}
+	c.tb.log.Info("signalled", "container", c.DockerName, "signal", sig)
+	return nil
+}
+
+// Pause freezes every process of the container (cgroup freezer): its sockets
+// stay open, but it answers nothing until Unpause.
+func (c *Container) Pause(ctx context.Context) error {
+	if c.C == nil || c.tb == nil {
+		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	}
+	if _, err := c.tb.docker.ContainerPause(ctx, c.C.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+		return fmt.Errorf("pause %s: %w", c.DockerName, err)
+	}
+	c.tb.log.Info("paused", "container", c.DockerName)
+	return nil
+}
+
+// Unpause thaws a paused container.
+func (c *Container) Unpause(ctx context.Context) error {
+	if c.C == nil || c.tb == nil {
+		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	}
+	if _, err := c.tb.docker.ContainerUnpause(ctx, c.C.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+		return fmt.Errorf("unpause %s: %w", c.DockerName, err)
+	}
+	c.tb.log.Info("unpaused", "container", c.DockerName)
+	return nil
+}
+
 // Start starts a stopped container again. It does not wait for readiness: see
 // WaitForLogCount, or Broker.Restart which does both.
 func (c *Container) Start(ctx context.Context) error {

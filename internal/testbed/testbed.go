@@ -263,6 +263,19 @@ func (tb *Testbed) Containers() []*Container {
 	return append([]*Container(nil), tb.containers...)
 }
 
+// Container returns the container started under name (the spec's name, its
+// network alias), or nil.
+func (tb *Testbed) Container(name string) *Container {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, c := range tb.containers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // CollectLogs writes each container's log to dir/<container>.log. It keeps going
 // past errors and returns them joined.
 func (tb *Testbed) CollectLogs(ctx context.Context, dir string) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -330,6 +331,36 @@ func TestBrokerAdminCalls(t *testing.T) {
 	}
 	if err := b.waitHealthy(ctx); err != nil {
 		t.Errorf("waitHealthy: %v", err)
+	}
+
+	// A removed node comes back under its id on the port of its id: what the
+	// chaos suite's node removal heals with.
+	if err := b.RemoveNode(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.State(ctx); len(st.Nodes) != 1 {
+		t.Fatalf("nodes after RemoveNode: %+v", st.Nodes)
+	}
+	port := strconv.Itoa(FirstKafkaPort + 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Logf("port %s in use here; AddNode not exercised: %v", port, err)
+		return
+	}
+	_ = ln.Close()
+	if err := b.AddNode(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	st, err = b.State(ctx)
+	if err != nil || len(st.Nodes) != 2 {
+		t.Fatalf("nodes after AddNode: %+v (%v)", st.Nodes, err)
+	}
+	var found bool
+	for _, n := range st.Nodes {
+		found = found || n.ID == 1 && strconv.Itoa(n.Port) == port
+	}
+	if !found {
+		t.Errorf("node 1 not back on port %s: %+v", port, st.Nodes)
 	}
 }
 

@@ -217,8 +217,12 @@ func (tb *Testbed) RunConsumer(ctx context.Context, c ConsumerSpec) (ConsumerRun
 
 // BridgeSpec describes an airlock-bridge instance in the bridge zone.
 type BridgeSpec struct {
-	// Name is the bridge's --name (default "e2e"); the container is "bridge".
+	// Name is the bridge's --name (default "e2e"); instances that share tasks
+	// share it.
 	Name string
+	// Container is the container name (default "bridge"); give each instance
+	// of a group its own.
+	Container string
 	// Topics are the source topics to copy.
 	Topics []string
 	// TargetPrefix is the --rename prefix of target topics (default
@@ -259,6 +263,9 @@ func (tb *Testbed) StartBridge(ctx context.Context, b BridgeSpec) (*BridgeInstan
 	if b.TargetPrefix == "" {
 		b.TargetPrefix = DefaultTargetPrefix
 	}
+	if b.Container == "" {
+		b.Container = "bridge"
+	}
 	cmd := []string{
 		"--name", b.Name,
 		"--source-brokers", src.Bootstrap(),
@@ -276,7 +283,7 @@ func (tb *Testbed) StartBridge(ctx context.Context, b BridgeSpec) (*BridgeInstan
 	cmd = append(cmd, secrets.ClientArgs("target-")...)
 	cmd = append(cmd, b.Args...)
 	c, err := tb.Start(ctx, ContainerSpec{
-		Name:      "bridge",
+		Name:      b.Container,
 		Image:     tb.images.Bridge,
 		Zones:     []Zone{Bridge},
 		Cmd:       cmd,

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -22,7 +21,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlock-kafka/airlock/consumer"
-	"github.com/airlock-kafka/airlock/internal/event"
 	"github.com/airlock-kafka/airlock/internal/testbed"
 	"github.com/airlock-kafka/airlock/internal/testbed/probe"
 )
@@ -218,41 +216,14 @@ func (d *demo) note(format string, args ...any) {
 	fmt.Fprintln(d.cfg.out, line)
 }
 
-// verify copies the producer's ledger out and runs the consumer against it on
-// the target.
+// verify runs the consumer on the target against the producer's ledger.
 func (d *demo) verify(ctx context.Context, prod *testbed.Container) (consumer.Report, int, error) {
-	raw, err := prod.CopyOut(ctx, testbed.LedgerPath)
-	if err != nil {
-		return consumer.Report{}, 0, fmt.Errorf("producer ledger: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "airlock-demo-")
-	if err != nil {
-		return consumer.Report{}, 0, fmt.Errorf("ledger dir: %w", err)
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	path := filepath.Join(dir, "ledger.jsonl")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		return consumer.Report{}, 0, fmt.Errorf("write ledger: %w", err)
-	}
-	l, err := event.ReadLedgerFile(path)
-	if err != nil {
-		return consumer.Report{}, 0, err
-	}
-	acked := 0
-	for _, e := range l.Entries {
-		if e.Status == event.StatusAcked {
-			acked++
-		}
-	}
 	fmt.Fprintf(d.cfg.out, "[%s] consumer reads %s on the target and checks it against the producer's ledger\n", d.since(), d.bridge.TargetTopic(Topic))
-	run, err := d.tb.RunConsumer(ctx, testbed.ConsumerSpec{
-		Name: "consumer", Topics: []string{d.bridge.TargetTopic(Topic)}, Ledgers: []string{path},
-		Expect: int64(acked), IdleTimeout: 30 * time.Second,
-	})
+	v, err := d.tb.VerifyProducer(ctx, prod, d.bridge.TargetTopic(Topic), 30*time.Second)
 	if err != nil {
 		return consumer.Report{}, 0, fmt.Errorf("%w: consumer: %w", ErrWorkload, err)
 	}
-	return run.Report, acked, nil
+	return v.Report, int(v.Acked), nil
 }
 
 // printReport prints the verification table.
