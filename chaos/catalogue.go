@@ -10,8 +10,8 @@ import (
 // Sizes of the forms. Short runs keep `make test` bearable (every scenario
 // runs in it); long runs give the faults time to compound.
 const (
-	shortDuration = 30 * time.Second
-	shortEvents   = 3000
+	shortDuration = 20 * time.Second
+	shortEvents   = 2000
 	shortRecovery = 30 * time.Second
 	longDuration  = 5 * time.Minute
 	longEvents    = 60000
@@ -124,9 +124,9 @@ func Catalogue() []Scenario {
 			"when the frozen one wakes up it must be fenced, not write",
 		Needs:      Needs{Bridges: 2, BridgeTxnTimeout: 10 * time.Second, BridgeSessionTimeout: 6 * time.Second},
 		Invariants: append(DefaultInvariants(), ZombieFenced),
-	}, 60*time.Second, longDuration, std(
+	}, 40*time.Second, longDuration, std(
 		// Short: frozen 24s (> 10s + 6s); long: 60s.
-		fw{0.20, 0.60, ContainerFault{Role: RoleBridge, Index: 0, Action: ActionPause}},
+		fw{0.20, 0.80, ContainerFault{Role: RoleBridge, Index: 0, Action: ActionPause}},
 	)...)
 	// The long form keeps the freeze at one minute rather than stretching it.
 	fixFreeze(&out[len(out)-1].Long, 60*time.Second)
@@ -159,14 +159,17 @@ func Catalogue() []Scenario {
 	nem := Scenario{
 		Name:        "nemesis",
 		Description: "a random mix of every fault above, one at a time, drawn from --seed: the same seed gives the same schedule",
-		Needs:       Needs{SourceNodes: 3, TargetNodes: 3, Bridges: 2, Persistent: true},
+		// Short group session and transaction timeouts, as in bridge-freeze:
+		// a killed instance's tasks move within the recovery bound.
+		Needs: Needs{SourceNodes: 3, TargetNodes: 3, Bridges: 2, Persistent: true,
+			BridgeTxnTimeout: 10 * time.Second, BridgeSessionTimeout: 6 * time.Second},
 		Nemesis: &NemesisSpec{
 			Menu:   nemesisMenu(),
 			MinFor: 2 * time.Second, MaxFor: 8 * time.Second,
 			MinGap: time.Second, MaxGap: 4 * time.Second,
 		},
 	}
-	nem.Short = Form{Duration: 45 * time.Second, Events: 4500, Recovery: shortRecovery}
+	nem.Short = Form{Duration: 30 * time.Second, Events: 3000, Recovery: shortRecovery}
 	nem.Long = Form{Duration: 10 * time.Minute, Events: 120000, Recovery: longRecovery}
 	out = append(out, nem)
 	return out

@@ -46,6 +46,16 @@ type Workload interface {
 	Stop(ctx context.Context) error
 }
 
+// LagProber is a Workload that measures the bridge's lag from outside: the
+// source's end offsets minus the offsets the bridge committed on the target.
+// Run then takes the lag series from it rather than from the bridges'
+// metrics, which cover only the tasks running somewhere and only what a
+// source fetch has seen: a blackholed source, a killed instance or a
+// rebalance would read as no lag at all.
+type LagProber interface {
+	Lag(ctx context.Context) (float64, error)
+}
+
 // EnvironmentFactory builds an environment for a scenario's needs.
 type EnvironmentFactory func(ctx context.Context, needs Needs) (Environment, error)
 

@@ -58,6 +58,10 @@ func TestDockerAndBrokerFaults(t *testing.T) {
 			wantName: "move leader of partition 2 to node 1 on source", wantBroker: []string{"source move-leader orders/2 -> 1"},
 		},
 		{
+			name: "move leader on the target: the renamed topic", spec: BrokerFault{Side: Target, Action: ActionMoveLeader, Partition: 1, Node: 2},
+			wantName: "move leader of partition 1 to node 2 on target", wantBroker: []string{"target move-leader source.orders/1 -> 2"},
+		},
+		{
 			name: "remove node", spec: BrokerFault{Side: Source, Action: ActionRemoveNode, Node: 2},
 			wantName: "remove node 2 on source", wantBroker: []string{"source remove-node 2", "source add-node 2"},
 		},

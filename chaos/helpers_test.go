@@ -61,6 +61,7 @@ func testTopology() Topology {
 			"source-proxy": {"source-proxy"},
 		},
 		Topic:          "orders",
+		TargetTopic:    "source.orders",
 		Partitions:     6,
 		Nodes:          map[Side]int{Source: 3, Target: 3},
 		ProxyAddresses: []string{"source-toxi:19092", "source-toxi:19093", "source-toxi:19094", "target-toxi:29092"},

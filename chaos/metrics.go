@@ -156,6 +156,18 @@ func SampleFunc(name string, fn func() float64) SamplerOpt {
 	return samplerOpt(func(s *Sampler) { s.funcs = append(s.funcs, funcSeries{name, fn}) })
 }
 
+// SampleProbe adds a series measured by fn at every tick, within the tick's
+// interval (an outside measurement, such as lag computed from the clusters'
+// offsets). An error adds no point and counts as a failed scrape of name.
+func SampleProbe(name string, fn func(context.Context) (float64, error)) SamplerOpt {
+	return samplerOpt(func(s *Sampler) { s.probes = append(s.probes, probeSeries{name, fn}) })
+}
+
+type probeSeries struct {
+	name string
+	fn   func(context.Context) (float64, error)
+}
+
 // SamplerStart sets the instant point times count from, overriding the
 // sampler's creation.
 func SamplerStart(t time.Time) SamplerOpt { return samplerOpt(func(s *Sampler) { s.start = t }) }
@@ -179,6 +191,7 @@ type Sampler struct {
 	endpoints []Endpoint
 	defs      []SeriesDef
 	funcs     []funcSeries
+	probes    []probeSeries
 	interval  time.Duration
 	hc        *http.Client
 	start     time.Time
@@ -238,6 +251,16 @@ func (s *Sampler) Sample(ctx context.Context) {
 			return nil
 		})
 	}
+	probed := make([]float64, len(s.probes))
+	probeErrs := make([]error, len(s.probes))
+	for i, p := range s.probes {
+		g.Go(func() error {
+			pctx, cancel := context.WithTimeout(ctx, s.interval)
+			defer cancel()
+			probed[i], probeErrs[i] = p.fn(pctx)
+			return nil
+		})
+	}
 	_ = g.Wait() // errors are per endpoint, in errs
 	now := time.Since(s.start)
 
@@ -261,6 +284,14 @@ func (s *Sampler) Sample(ctx context.Context) {
 	}
 	for _, f := range s.funcs {
 		s.series[f.name] = append(s.series[f.name], Point{T: now, V: f.fn()})
+	}
+	for i, p := range s.probes {
+		if probeErrs[i] != nil {
+			s.failures[p.name]++
+			s.lastErr[p.name] = probeErrs[i].Error()
+			continue
+		}
+		s.series[p.name] = append(s.series[p.name], Point{T: now, V: probed[i]})
 	}
 }
 

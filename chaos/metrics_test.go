@@ -192,3 +192,25 @@ func TestSamplerRunStopsWithContext(t *testing.T) {
 		t.Errorf("%d lag samples in 10s at 5ms", n)
 	}
 }
+
+func TestSampleProbe(t *testing.T) {
+	calls := 0
+	probe := func(ctx context.Context) (float64, error) {
+		calls++
+		if calls == 2 {
+			return 0, errors.New("source unreachable")
+		}
+		return float64(10 * calls), nil
+	}
+	s := NewSampler(nil, SampleSeries(), SampleProbe("lag", probe))
+	for range 3 {
+		s.Sample(context.Background())
+	}
+	got := s.Series("lag")
+	if len(got) != 2 || got[0].V != 10 || got[1].V != 30 {
+		t.Errorf("lag series %+v, want points 10 and 30 (the failed probe adds none)", got)
+	}
+	if fails := s.ScrapeFailures(); len(fails) != 1 || !strings.Contains(fails[0], "source unreachable") {
+		t.Errorf("failures %q, want the probe's error once", fails)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -116,8 +117,13 @@ func Run(ctx context.Context, env Environment, p Plan, opts ...RunOpt) (*Report,
 	}()
 
 	start := time.Now()
-	sampler := NewSampler(topo.Metrics, SamplerStart(start), SampleInterval(cfg.sample),
-		SampleFunc(SeriesAcked, func() float64 { return float64(w.Progress().Acked) }))
+	sopts := []SamplerOpt{SamplerStart(start), SampleInterval(cfg.sample),
+		SampleFunc(SeriesAcked, func() float64 { return float64(w.Progress().Acked) })}
+	if lp, ok := w.(LagProber); ok {
+		defs := slices.DeleteFunc(StandardSeries(), func(d SeriesDef) bool { return d.Name == SeriesLag })
+		sopts = append(sopts, SampleSeries(defs...), SampleProbe(SeriesLag, lp.Lag))
+	}
+	sampler := NewSampler(topo.Metrics, sopts...)
 	runner := NewRunner(StartAt(start), RunnerLogger(log), HealTimeout(cfg.healTimeout))
 	phase := newPhase("faults")
 

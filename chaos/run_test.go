@@ -166,6 +166,49 @@ func TestRunPasses(t *testing.T) {
 	}
 }
 
+// probingWorkload measures lag itself (LagProber): 7 while the fault is on,
+// whatever the bridges' metrics say.
+type probingWorkload struct {
+	*fakeWorkload
+	lag atomic.Int64
+}
+
+func (w *probingWorkload) Lag(context.Context) (float64, error) { return float64(w.lag.Load()), nil }
+
+type probingEnv struct {
+	*fakeEnv
+	w *probingWorkload
+}
+
+func (e probingEnv) StartWorkload(context.Context, WorkloadSpec) (Workload, error) { return e.w, nil }
+
+// TestRunLagFromProber: a workload that measures lag from outside supplies
+// the lag series; the bridges' own gauge (which reads 5 during the pause
+// here) is not used.
+func TestRunLagFromProber(t *testing.T) {
+	fe := newFakeEnv(t)
+	pw := &probingWorkload{fakeWorkload: fe.workload}
+	fe.docker.onPause = func(p bool) {
+		if p {
+			pw.lag.Store(7)
+		} else {
+			pw.lag.Store(0)
+		}
+	}
+	var statuses []Status
+	var mu sync.Mutex
+	rep, err := Run(context.Background(), probingEnv{fe, pw}, testPlan(pauseWindow()), quietOpts(&statuses, &mu)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rep.MaxLag != 7 {
+		t.Errorf("max lag %v, want 7 (the prober's, not the bridge metric's 0)", rep.MaxLag)
+	}
+}
+
 func TestRunReportsViolations(t *testing.T) {
 	env := newFakeEnv(t)
 	withClass(env.workload.check, ClassLost, 3, CheckExample{Event: "p-1/4", Detail: "acked, never seen"})

@@ -263,9 +263,13 @@ func (s BrokerFault) Build(t Targets, _ string) (Fault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s, err)
 	}
+	topic := topo.Topic
+	if s.Side == Target && topo.TargetTopic != "" {
+		topic = topo.TargetTopic
+	}
 	switch s.Action {
 	case ActionMoveLeader:
-		return MoveLeader(b, s.Side, topo.Topic, s.Partition, s.Node), nil
+		return MoveLeader(b, s.Side, topic, s.Partition, s.Node), nil
 	case ActionShuffleLeaders:
 		return ShuffleLeaders(b, s.Side), nil
 	case ActionRemoveNode:

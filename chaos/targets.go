@@ -63,6 +63,9 @@ type Topology struct {
 	// Topic is the workload's source topic; broker faults that move a
 	// partition's leader act on it.
 	Topic string
+	// TargetTopic is the name the bridge gives Topic on the target (broker
+	// faults on the target side act on it); empty means Topic.
+	TargetTopic string
 	// Partitions is the number of partitions of Topic.
 	Partitions int
 	// Nodes is the number of broker nodes per side.

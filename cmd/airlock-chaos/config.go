@@ -38,6 +38,9 @@ type config struct {
 	progress time.Duration
 	log      logging.Options
 	config   string
+	// bridgeArgs and kafkaVersion shape the environment.
+	bridgeArgs   flagenv.StringList
+	kafkaVersion string
 }
 
 func usage(w io.Writer) {
@@ -104,6 +107,8 @@ func (c *config) parseRun(args []string, getenv func(string) string, out io.Writ
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the fault schedule and exit without running anything")
 	fs.DurationVar(&c.sample, "sample-interval", time.Second, "how often the bridge's and proxies' /metrics are sampled")
 	fs.DurationVar(&c.progress, "progress-interval", 5*time.Second, "how often progress is logged")
+	fs.Var(&c.bridgeArgs, "bridge-arg", "extra airlock-bridge flag for every bridge instance, e.g. --bridge-arg=--log-level=debug (repeatable)")
+	fs.StringVar(&c.kafkaVersion, "kafka-version", "", "Kafka release the test brokers emulate, e.g. 3.9 (default: the newest)")
 	c.log.Register(fs)
 	fs.StringVar(&c.config, flagenv.ConfigFlag, "", "config file of name = value lines")
 	fs.Usage = func() {

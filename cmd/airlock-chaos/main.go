@@ -36,7 +36,7 @@ func main() {
 		os.Exit(exitUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, cfg, logger, os.Stdout, environment())
+	code := run(ctx, cfg, logger, os.Stdout, environment(cfg, logger))
 	stop()
 	os.Exit(code)
 }

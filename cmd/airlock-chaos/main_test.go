@@ -128,10 +128,22 @@ func TestDryRunIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestRunWithoutTestbed(t *testing.T) {
+// TestRunWithoutDocker: when the docker check fails (no docker, images not
+// built), run fails clearly with the could-not-run status, and the check runs
+// once for all scenarios.
+func TestRunWithoutDocker(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	rc := run(context.Background(), mustParse(t, "run", "latency-spike"), log, io.Discard, environment())
+	checks := 0
+	noDocker := func(context.Context, *slog.Logger) error {
+		checks++
+		return fmt.Errorf("%w: docker does not answer", chaos.ErrNoEnvironment)
+	}
+	c := mustParse(t, "run", "all", "--form", "short")
+	rc := run(context.Background(), c, log, io.Discard, environmentWith(c, log, noDocker))
+	if checks != 1 {
+		t.Errorf("docker checked %d times, want once", checks)
+	}
 	if rc != exitError {
 		t.Errorf("rc %d, want %d", rc, exitError)
 	}

@@ -87,6 +87,7 @@ func runScenarios(ctx context.Context, c *config, log *slog.Logger, out io.Write
 }
 
 func runOne(ctx context.Context, c *config, s chaos.Scenario, seed int64, log *slog.Logger, out io.Writer, factory chaos.EnvironmentFactory) int {
+	runLog := log // chaos.Run adds the scenario itself
 	log = log.With("scenario", s.Name)
 	plan, err := s.Plan(c.form, chaos.Overrides{Seed: seed, Duration: c.duration, Events: c.events})
 	if err != nil {
@@ -113,7 +114,7 @@ func runOne(ctx context.Context, c *config, s chaos.Scenario, seed int64, log *s
 		}
 	}()
 	rep, err := chaos.Run(ctx, env, plan,
-		chaos.WithLogger(log),
+		chaos.WithLogger(runLog),
 		chaos.WithDescription(s.Description),
 		chaos.WithSampleInterval(c.sample),
 		chaos.WithProgress(c.progress, func(st chaos.Status) { log.Info("progress", "status", st.String()) }),
@@ -122,15 +123,18 @@ func runOne(ctx context.Context, c *config, s chaos.Scenario, seed int64, log *s
 		log.Error("run", "err", err)
 		return exitError
 	}
+	if lc, ok := env.(logCollector); ok && c.report != "" {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		if lerr := lc.CollectLogs(cctx, filepath.Join(reportDir(c, s), "logs")); lerr != nil {
+			log.Warn("container logs", "err", lerr)
+		}
+		cancel()
+	}
 	if werr := rep.WriteText(out); werr != nil {
 		log.Error("write report", "err", werr)
 	}
 	if c.report != "" {
-		dir := c.report
-		if c.scenario == allScenarios {
-			dir = filepath.Join(dir, s.Name)
-		}
-		paths, werr := rep.WriteDir(dir)
+		paths, werr := rep.WriteDir(reportDir(c, s))
 		if werr != nil {
 			log.Error("write report", "err", werr)
 			return exitError
@@ -147,4 +151,18 @@ func runOne(ctx context.Context, c *config, s chaos.Scenario, seed int64, log *s
 	}
 	log.Info("scenario passed", "recovery", rep.Recovery)
 	return exitOK
+}
+
+// logCollector is an environment that can save its containers' logs.
+type logCollector interface {
+	CollectLogs(ctx context.Context, dir string) error
+}
+
+// reportDir is where a scenario's report goes: with `all`, one subdirectory
+// per scenario.
+func reportDir(c *config, s chaos.Scenario) string {
+	if c.scenario == allScenarios {
+		return filepath.Join(c.report, s.Name)
+	}
+	return c.report
 }
