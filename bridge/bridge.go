@@ -29,6 +29,10 @@ type Bridge struct {
 	// Cluster names for provenance, fixed by Run before any task starts.
 	srcName, dstName string
 
+	// instance names this run of the bridge in every offset commit, so a
+	// fenced static task can tell a newer rival from a restarting broker.
+	instance string
+
 	planMu sync.Mutex
 	plan   *plan
 	kick   chan struct{}
@@ -47,10 +51,11 @@ func New(opts ...Opt) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{
-		cfg:  c,
-		log:  c.logger.With("bridge", c.name),
-		m:    newMetrics(c.registry),
-		kick: make(chan struct{}, 1),
+		cfg:      c,
+		log:      c.logger.With("bridge", c.name),
+		m:        newMetrics(c.registry),
+		kick:     make(chan struct{}, 1),
+		instance: newInstanceID(time.Now()),
 	}
 	// Every client of a cluster is built with that cluster's options, so the
 	// hooks see every connection the bridge makes. Copies: the caller's
@@ -220,7 +225,7 @@ func (b *Bridge) setupOnce(ctx context.Context, srcCl, dstCl *kgo.Client) error 
 		return err
 	}
 	b.publish(pl)
-	b.log.Info("bridge started", "source_cluster", b.srcName, "target_cluster", b.dstName,
+	b.log.Info("bridge started", "instance", b.instance, "source_cluster", b.srcName, "target_cluster", b.dstName,
 		"topics", len(pl.topics), "tasks", cfg.tasks, "mode", cfg.mode.String(), "coordination", cfg.coord.String())
 	return nil
 }

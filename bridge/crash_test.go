@@ -132,9 +132,10 @@ func TestZombie(t *testing.T) {
 	src := e.source()
 	e.waitCommitted("zombie", src, nil, 30*time.Second)
 
+	// Two instances under one name fence each other until the older one
+	// finds the newer one's commits on its partitions and stops.
 	newer := start(t, e.opts("zombie", bridge.TxnMaxRecords(20))...)
-	// Keep events flowing until the old instance notices it is fenced.
-	eventually(t, 30*time.Second, "the old instance to be fenced", func() (bool, string) {
+	eventually(t, 30*time.Second, "the old instance to stop", func() (bool, string) {
 		e.produce(5)
 		return old.exited(), "old instance still running"
 	})
@@ -408,14 +409,21 @@ func TestGracefulShutdownCommits(t *testing.T) {
 // target broker killed -9 and reloaded) is not taken for a rival instance:
 // the bridge takes the id back and goes on, exactly once.
 func TestStaticRidesOutOneFence(t *testing.T) {
-	fenceOnce(t, "fence", 30*time.Second)
+	fenceTimes(t, "fence", 1, 30*time.Second)
 }
 
-// fenceOnce runs a one-task bridge named name (more options appended),
-// fences its transactional id once from outside, and checks that the task
-// copies what is produced afterwards within within, exactly once, without
-// the bridge stopping by itself.
-func fenceOnce(t *testing.T, name string, within time.Duration, more ...bridge.Opt) {
+// TestStaticRidesOutBrokerFences: fences that nobody's commits follow (a
+// target broker that aborts our transaction on every restart) never stop a
+// static instance, however many there are.
+func TestStaticRidesOutBrokerFences(t *testing.T) {
+	fenceTimes(t, "flap", 4, 30*time.Second)
+}
+
+// fenceTimes runs a one-task bridge named name (more options appended),
+// fences its transactional id n times from outside without committing, and
+// checks that the task copies what is produced afterwards within within,
+// exactly once, without the bridge stopping by itself.
+func fenceTimes(t *testing.T, name string, n int, within time.Duration, more ...bridge.Opt) {
 	t.Helper()
 	e := newEnv(t, map[string]int32{"f": 1}, "", kfake.GroupMinSessionTimeout(500*time.Millisecond))
 	e.produce(100)
@@ -423,22 +431,31 @@ func fenceOnce(t *testing.T, name string, within time.Duration, more ...bridge.O
 	r := start(t, e.opts(name, append([]bridge.Opt{bridge.Tasks(1), bridge.TxnMaxRecords(20), bridge.WithRegistry(reg)}, more...)...)...)
 	e.waitCommitted(name, e.source(), nil, 30*time.Second)
 
-	stray := bridgetest.Client(t, e.dst, kgo.TransactionalID(name+"-0"))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, _, err := stray.ProducerID(ctx); err != nil {
-		t.Fatal(err)
+	for i := 1; i <= n; i++ {
+		stray := bridgetest.Client(t, e.dst, kgo.TransactionalID(name+"-0"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := stray.ProducerID(ctx)
+		cancel()
+		stray.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, fmt.Sprintf("the task to notice fence %d", i), func() (bool, string) {
+			e.produce(5)
+			return metricValue(t, reg, "airlock_bridge_tasks_fenced_total", "") >= float64(i), "not fenced yet"
+		})
+		if r.exited() {
+			t.Fatalf("bridge stopped after %d fences: %v", i, r.err)
+		}
+		// The task took its id back and copies again; the next fence
+		// must come after that, or the retake would fence the stray.
+		e.waitCommitted(name, e.source(), nil, within)
 	}
-	stray.Close()
-	eventually(t, 30*time.Second, "the task to notice the fence", func() (bool, string) {
-		e.produce(5)
-		return metricValue(t, reg, "airlock_bridge_tasks_fenced_total", "") >= 1, "not fenced yet"
-	})
 	e.produce(50)
 	src := e.source()
 	e.waitCommitted(name, src, nil, within)
 	if r.exited() {
-		t.Fatalf("bridge stopped after one fence: %v", r.err)
+		t.Fatalf("bridge stopped after %d fences: %v", n, r.err)
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
@@ -452,7 +469,7 @@ func fenceOnce(t *testing.T, name string, within time.Duration, more ...bridge.O
 // after the long fenced backoff.
 func TestGroupFenceWaitsOneSession(t *testing.T) {
 	// Far below the 10-minute fenced backoff: the wait is one session.
-	fenceOnce(t, "gfence", 20*time.Second,
+	fenceTimes(t, "gfence", 1, 20*time.Second,
 		bridge.WithCoordination(bridge.GroupCoordination),
 		bridge.GroupSessionTimeout(2*time.Second),
 		bridge.RetryBackoff(50*time.Millisecond, time.Second, 10*time.Minute),

@@ -14,24 +14,26 @@ import (
 
 // The offsets group stores, for every target partition, the next source
 // offset of the source partition with the same number, with the source topic
-// as commit metadata: the broker keeps offsets only for topics it has, and
-// partitions are preserved, so the target partition is a unique key.
+// and the committing instance as commit metadata (offsetMetadata): the broker
+// keeps offsets only for topics it has, and partitions are preserved, so the
+// target partition is a unique key.
 
 // fetchStableOffsets reads the committed positions of parts from the offsets
 // group, waiting out pending transactional commits (RequireStable) so that a
 // transaction still in flight cannot be half seen. A partition with no
-// position is absent from the result.
-func fetchStableOffsets(ctx context.Context, adm *kadm.Client, group string, pl *plan, parts []tp) (map[tp]int64, error) {
+// position is absent from the result; by holds the instance that committed
+// each position, where the metadata names one.
+func fetchStableOffsets(ctx context.Context, adm *kadm.Client, group string, pl *plan, parts []tp) (at map[tp]int64, by map[tp]string, err error) {
 	backoff := 10 * time.Millisecond
 	for {
-		out, err := fetchOffsetsOnce(ctx, adm, group, pl, parts)
+		at, by, err := fetchOffsetsOnce(ctx, adm, group, pl, parts)
 		if !errors.Is(err, kerr.UnstableOffsetCommit) {
-			return out, err
+			return at, by, err
 		}
 		// Another transaction holds offsets of this group open; it ends by
 		// commit, abort or its timeout, so waiting is bounded.
 		if err := sleepCtx(ctx, backoff); err != nil {
-			return nil, fmt.Errorf("fetch stable offsets of %s: %w", group, err)
+			return nil, nil, fmt.Errorf("fetch stable offsets of %s: %w", group, err)
 		}
 		// Pending offsets last one round trip per transaction: poll
 		// often rather than sleep past the gap.
@@ -39,15 +41,16 @@ func fetchStableOffsets(ctx context.Context, adm *kadm.Client, group string, pl 
 	}
 }
 
-func fetchOffsetsOnce(ctx context.Context, adm *kadm.Client, group string, pl *plan, parts []tp) (map[tp]int64, error) {
+func fetchOffsetsOnce(ctx context.Context, adm *kadm.Client, group string, pl *plan, parts []tp) (map[tp]int64, map[tp]string, error) {
 	resps, err := adm.FetchOffsets(kadm.RequireStable(ctx), group)
 	switch {
 	case errors.Is(err, kerr.GroupIDNotFound):
-		return map[tp]int64{}, nil // nothing committed yet
+		return map[tp]int64{}, map[tp]string{}, nil // nothing committed yet
 	case err != nil:
-		return nil, fmt.Errorf("fetch offsets of %s: %w", group, err)
+		return nil, nil, fmt.Errorf("fetch offsets of %s: %w", group, err)
 	}
 	out := make(map[tp]int64, len(parts))
+	by := make(map[tp]string, len(parts))
 	for _, p := range parts {
 		t, ok := pl.topics[p.topic]
 		if !ok {
@@ -58,18 +61,22 @@ func fetchOffsetsOnce(ctx context.Context, adm *kadm.Client, group string, pl *p
 			continue
 		}
 		if r.Err != nil {
-			return nil, fmt.Errorf("fetch offset of %s/%d in %s: %w", t.target, p.partition, group, r.Err)
+			return nil, nil, fmt.Errorf("fetch offset of %s/%d in %s: %w", t.target, p.partition, group, r.Err)
 		}
 		if r.At < 0 {
 			continue
 		}
-		if r.Metadata != "" && r.Metadata != p.topic {
-			return nil, fmt.Errorf("%w: %s/%d in %s was written for source topic %q, now mapped from %q",
-				ErrOffsetsMismatch, t.target, p.partition, group, r.Metadata, p.topic)
+		topic, instance := parseOffsetMetadata(r.Metadata)
+		if topic != "" && topic != p.topic {
+			return nil, nil, fmt.Errorf("%w: %s/%d in %s was written for source topic %q, now mapped from %q",
+				ErrOffsetsMismatch, t.target, p.partition, group, topic, p.topic)
 		}
 		out[p] = r.At
+		if instance != "" {
+			by[p] = instance
+		}
 	}
-	return out, nil
+	return out, by, nil
 }
 
 // position is the progress of one source partition to commit.
@@ -140,7 +147,7 @@ func addOffsetsToTxn(ctx context.Context, cl *kgo.Client, txnID, group string) (
 // (TxnOffsetCommit). Generation -1 with no member id is the "admin" commit a
 // broker accepts for a group without members. Until EndTxn the group has
 // pending offsets, which makes RequireStable readers wait: call it last.
-func txnCommitOffsets(ctx context.Context, cl *kgo.Client, p producer, txnID, group string, ps []position) error {
+func txnCommitOffsets(ctx context.Context, cl *kgo.Client, p producer, txnID, group, instance string, ps []position) error {
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
 	req.TransactionalID = txnID
 	req.Group = group
@@ -163,7 +170,7 @@ func txnCommitOffsets(ctx context.Context, cl *kgo.Client, p producer, txnID, gr
 		rp.Partition = p.src.partition
 		rp.Offset = p.next
 		rp.LeaderEpoch = -1
-		meta := p.src.topic
+		meta := offsetMetadata(p.src.topic, instance)
 		rp.Metadata = &meta
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
@@ -189,10 +196,10 @@ func txnCommitOffsets(ctx context.Context, cl *kgo.Client, p producer, txnID, gr
 
 // plainCommitOffsets commits positions outside a transaction (at-least-once
 // mode).
-func plainCommitOffsets(ctx context.Context, adm *kadm.Client, group string, ps []position) error {
+func plainCommitOffsets(ctx context.Context, adm *kadm.Client, group, instance string, ps []position) error {
 	var os kadm.Offsets
 	for _, p := range ps {
-		os.Add(kadm.Offset{Topic: p.dst, Partition: p.src.partition, At: p.next, LeaderEpoch: -1, Metadata: p.src.topic})
+		os.Add(kadm.Offset{Topic: p.dst, Partition: p.src.partition, At: p.next, LeaderEpoch: -1, Metadata: offsetMetadata(p.src.topic, instance)})
 	}
 	resps, err := adm.CommitOffsets(ctx, group, os)
 	if err == nil {

@@ -44,6 +44,9 @@ type task struct {
 	id    int
 	txnID string
 	log   *slog.Logger
+	// fenced is set by a fence under static coordination, until the
+	// next session has read who committed since (judgeFence).
+	fenced bool
 }
 
 func newTask(b *Bridge, id int) *task {
@@ -51,23 +54,15 @@ func newTask(b *Bridge, id int) *task {
 	return &task{b: b, id: id, txnID: txnID, log: b.log.With("task", id, "transactional_id", txnID)}
 }
 
-// Under static coordination a task that is fenced staticFenceLimit times
-// within staticFenceWindow fenced backoffs stops the instance: another one
-// with the same name runs.
-const (
-	staticFenceLimit  = 3
-	staticFenceWindow = 10
-)
-
 // run runs sessions until ctx ends. Every failed session is followed by a
 // fresh one that re-reads its position from the target. A fenced task tries
 // again: under group coordination after one group session timeout (at most
 // fencedBackoff); under static coordination after the usual backoff, and it
-// stops for good once fenced staticFenceLimit times within the window.
+// stops for good once it finds that a newer instance with the same name
+// committed its partitions (see judgeFence).
 func (t *task) run(ctx context.Context) error {
 	cfg := &t.b.cfg
 	backoff := cfg.backoff
-	var fences []time.Time // recent fences, for static coordination's limit
 	t.b.m.running.Inc()
 	defer t.b.m.running.Dec()
 	for {
@@ -89,20 +84,18 @@ func (t *task) run(ctx context.Context) error {
 		switch {
 		case err == nil || errors.Is(err, errReplan):
 			continue
+		case errors.Is(err, errNewerInstance):
+			t.log.Error("task fenced by a newer instance with this name; stopping", "err", err)
+			return fmt.Errorf("task %d: %w", t.id, err)
 		case errors.Is(err, ErrFenced):
 			t.b.m.fenced.Inc()
-			now := time.Now()
-			fences = append(slices.DeleteFunc(fences, func(at time.Time) bool { return now.Sub(at) > staticFenceWindow*cfg.fencedBackoff }), now)
-			if cfg.coord == StaticCoordination && len(fences) >= staticFenceLimit {
-				t.log.Error("task fenced again and again: another instance with this name runs; stopping", "err", err, "fences", len(fences))
-				return fmt.Errorf("task %d: %w", t.id, err)
-			}
 			if cfg.coord == StaticCoordination {
-				// A single fence may be a broker that lost its producer
-				// state in a restart, not a rival: taking the id back
-				// at once is safe (fence, then read the offsets), and a
-				// real rival fences us again soon.
-				t.log.Warn("task fenced; taking its transactional id back (a rival instance would fence it again)", "err", err, "wait", backoff, "fences", len(fences))
+				// A fence may be a broker that lost or aborted our
+				// transaction, not a rival: taking the id back is safe
+				// (fence, then read the offsets), and the offsets read
+				// then tell whether someone else committed.
+				t.fenced = true
+				t.log.Warn("task fenced; taking its transactional id back", "err", err, "wait", backoff)
 				backoff = min(2*backoff, cfg.maxBackoff)
 				break
 			}
@@ -230,9 +223,15 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 			return false, fmt.Errorf("init transactional id %s: %w", t.txnID, err)
 		}
 	}
-	committed, err := fetchStableOffsets(ctx, adm, cfg.offsetsGroup, pl, parts)
+	committed, by, err := fetchStableOffsets(ctx, adm, cfg.offsetsGroup, pl, parts)
 	if err != nil {
 		return false, err
+	}
+	if t.fenced && eos && cfg.coord == StaticCoordination {
+		t.fenced = false
+		if err := t.judgeFence(by); err != nil {
+			return false, err
+		}
 	}
 	start := map[string]map[int32]kgo.Offset{}
 	for _, p := range parts {
@@ -548,7 +547,7 @@ func (s *sessionState) commit(ctx context.Context) error {
 	ps := s.offsets()
 	s.hook(ctx, HookBeforeOffsets)
 	if eos {
-		if err := txnCommitOffsets(cctx, s.dst, add.p, t.txnID, cfg.offsetsGroup, ps); err != nil {
+		if err := txnCommitOffsets(cctx, s.dst, add.p, t.txnID, cfg.offsetsGroup, t.b.instance, ps); err != nil {
 			return err
 		}
 		s.hook(ctx, HookBeforeEndTxn)
@@ -559,7 +558,7 @@ func (s *sessionState) commit(ctx context.Context) error {
 		if s.silentAborts.Load() != before {
 			return fmt.Errorf("commit transaction: %w", errSilentAbort)
 		}
-	} else if err := plainCommitOffsets(cctx, s.adm, cfg.offsetsGroup, ps); err != nil {
+	} else if err := plainCommitOffsets(cctx, s.adm, cfg.offsetsGroup, t.b.instance, ps); err != nil {
 		return err
 	}
 	s.hook(ctx, HookAfterEndTxn)

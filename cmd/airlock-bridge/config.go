@@ -91,7 +91,8 @@ Every flag can also be set by the environment variable shown, or in a --config
 file (one "name = value" per line). Flags win over env, env over the file.
 
 Exit status: 0 stopped on request, 1 failed, 2 bad configuration,
-3 fenced by another instance (static coordination).
+3 fenced by another instance (static coordination: a newer instance with the
+same name fenced this one and committed its partitions).
 
 Flags:
 `
