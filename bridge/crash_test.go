@@ -122,9 +122,9 @@ func TestCrashLoop(t *testing.T) {
 	}
 }
 
-// TestZombie runs two instances with the same task ids: they fence each other
-// until the older has been fenced staticFenceLimit times and stops with
-// ErrFenced; nothing is duplicated.
+// TestZombie runs two instances with the same task ids: the older, fenced,
+// finds the newer one's commits and stops with ErrFenced; nothing is
+// duplicated.
 func TestZombie(t *testing.T) {
 	e := newEnv(t, map[string]int32{"z": 3}, "")
 	e.produce(100)
