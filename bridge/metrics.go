@@ -96,10 +96,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 type lagCollector struct {
 	recordsDesc *prometheus.Desc
 	secondsDesc *prometheus.Desc
+	staleDesc   *prometheus.Desc
 
 	mu    sync.Mutex
 	parts map[tp]*lagState
-	now   func() time.Time
+	// seen outlives parts: a session that ends and starts again (a source
+	// outage, a crash loop) must not make its figures look fresh.
+	seen map[tp]time.Time
+	now  func() time.Time
 }
 
 type lagState struct {
@@ -107,6 +111,7 @@ type lagState struct {
 	next      int64     // next offset to copy, as committed on the target
 	pending   time.Time // source timestamp of the oldest fetched, uncommitted record
 	committed time.Time // source timestamp of the last committed record
+	seen      time.Time // when the source last reported end (a fetch or a probe)
 }
 
 func newLagCollector() *lagCollector {
@@ -117,7 +122,11 @@ func newLagCollector() *lagCollector {
 		secondsDesc: prometheus.NewDesc(namespace+"_replication_lag_seconds",
 			"Age of the oldest source record not yet committed to the target (0 when caught up).",
 			[]string{"topic", "partition"}, nil),
+		staleDesc: prometheus.NewDesc(namespace+"_source_staleness_seconds",
+			"Seconds since the source last reported this partition's end offset (in a fetch, or to the periodic end-offset probe): how old replication_lag_records is. Grows while the source is unreachable.",
+			[]string{"topic", "partition"}, nil),
 		parts: map[tp]*lagState{},
+		seen:  map[tp]time.Time{},
 		now:   time.Now,
 	}
 }
@@ -125,7 +134,10 @@ func newLagCollector() *lagCollector {
 func (l *lagCollector) state(t tp) *lagState {
 	s, ok := l.parts[t]
 	if !ok {
-		s = &lagState{end: -1, next: -1}
+		s = &lagState{end: -1, next: -1, seen: l.seen[t]}
+		if s.seen.IsZero() {
+			s.seen = l.now() // staleness counts from when tracking began
+		}
 		l.parts[t] = s
 	}
 	return s
@@ -145,12 +157,27 @@ func (l *lagCollector) fetched(t tp, end int64, ts time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.state(t)
-	if end > s.end {
-		s.end = end
-	}
+	l.sawEnd(t, s, end)
 	if s.pending.IsZero() && !ts.IsZero() {
 		s.pending = ts
 	}
+}
+
+// probed records the source's stable end as the end-offset probe read it.
+func (l *lagCollector) probed(t tp, end int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.parts[t]; ok {
+		l.sawEnd(t, s, end)
+	}
+}
+
+func (l *lagCollector) sawEnd(t tp, s *lagState, end int64) {
+	if end > s.end {
+		s.end = end
+	}
+	s.seen = l.now()
+	l.seen[t] = s.seen
 }
 
 // committed records a committed position.
@@ -183,6 +210,7 @@ func (l *lagCollector) drop(ts []tp) {
 func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- l.recordsDesc
 	ch <- l.secondsDesc
+	ch <- l.staleDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -208,5 +236,6 @@ func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(l.recordsDesc, prometheus.GaugeValue, float64(records), t.topic, part)
 		ch <- prometheus.MustNewConstMetric(l.secondsDesc, prometheus.GaugeValue, seconds, t.topic, part)
+		ch <- prometheus.MustNewConstMetric(l.staleDesc, prometheus.GaugeValue, max(now.Sub(s.seen).Seconds(), 0), t.topic, part)
 	}
 }

@@ -110,6 +110,7 @@ const (
 	DefaultTxnInterval     = 250 * time.Millisecond
 	DefaultTxnTimeout      = 30 * time.Second
 	DefaultDiscovery       = 30 * time.Second
+	DefaultLagProbe        = 10 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultRename          = "{{.Topic}}"
 )
@@ -163,6 +164,7 @@ type cfg struct {
 	txnInterval   time.Duration
 	txnTimeout    time.Duration
 	discovery     time.Duration
+	lagProbe      time.Duration
 	shutdown      time.Duration
 	backoff       time.Duration
 	maxBackoff    time.Duration
@@ -189,6 +191,7 @@ func defaultCfg() cfg {
 		txnInterval:   DefaultTxnInterval,
 		txnTimeout:    DefaultTxnTimeout,
 		discovery:     DefaultDiscovery,
+		lagProbe:      DefaultLagProbe,
 		shutdown:      DefaultShutdownTimeout,
 		backoff:       200 * time.Millisecond,
 		maxBackoff:    10 * time.Second,
@@ -321,6 +324,14 @@ func TxnInterval(d time.Duration) Opt { return opt{func(c *cfg) { c.txnInterval 
 // partitions until a new owner fences it or this timeout aborts it.
 func TxnTimeout(d time.Duration) Opt { return opt{func(c *cfg) { c.txnTimeout = d }} }
 
+// LagProbeInterval sets how often each task asks the source for the end
+// offsets of its partitions (default 10s; 0 turns the probe off). Fetches
+// report them only for partitions that have new records, so without the probe
+// the lag of a partition that stops answering would freeze at its last value;
+// the probe keeps replication_lag_records current and source_staleness_seconds
+// honest.
+func LagProbeInterval(d time.Duration) Opt { return opt{func(c *cfg) { c.lagProbe = d }} }
+
 // DiscoveryInterval sets how often source topics are listed again (default
 // 30s).
 func DiscoveryInterval(d time.Duration) Opt { return opt{func(c *cfg) { c.discovery = d }} }
@@ -409,6 +420,9 @@ func (c *cfg) validate() error {
 	}
 	if c.txnTimeout < time.Second || c.txnTimeout < 4*c.txnInterval {
 		bad("transaction timeout %s must be at least 1s and 4x the interval %s", c.txnTimeout, c.txnInterval)
+	}
+	if c.lagProbe < 0 {
+		bad("lag probe interval must not be negative, got %s", c.lagProbe)
 	}
 	if c.discovery <= 0 {
 		bad("discovery interval must be positive")

@@ -261,6 +261,7 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 	}
 	defer src.Close()
 	defer b.m.lag.drop(parts)
+	defer t.startProbe(ctx, kadm.NewClient(src), parts)()
 	log.Info("task copying", "partitions", len(parts), "resumed", len(committed))
 
 	s := &sessionState{t: t, pl: pl, dst: dst, adm: adm, silentAborts: &silentAborts, pos: map[tp]int64{}}

@@ -265,12 +265,19 @@ func TestFromCluster(t *testing.T) {
 	}
 }
 
-func TestLagCollector(t *testing.T) {
+// testLag returns a lag collector registered in a fresh registry, with a
+// clock the test moves.
+func testLag() (*lagCollector, *prometheus.Registry, *time.Time) {
 	l := newLagCollector()
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(l)
+	return l, reg, &now
+}
+
+func TestLagCollector(t *testing.T) {
+	l, reg, now := testLag()
 	p := tp{"a", 0}
 
 	l.start(p, 10)
@@ -294,12 +301,46 @@ airlock_bridge_replication_lag_seconds{partition="0",topic="a"} ` + v + "\n"
 		}
 	}
 	wantSeconds("3")
-	now = now.Add(2 * time.Second) // stalled: lag keeps growing at scrape time
+	*now = now.Add(2 * time.Second) // stalled: lag keeps growing at scrape time
 	wantSeconds("5")
 	l.committed(p, 25, now.Add(-time.Second))
 	wantSeconds("0")
 	l.drop([]tp{p})
 	if n := testutil.CollectAndCount(l); n != 0 {
 		t.Fatalf("%d series after drop", n)
+	}
+}
+
+func TestLagCollectorStaleness(t *testing.T) {
+	l, reg, now := testLag()
+	p := tp{"a", 0}
+	want := func(v string) {
+		t.Helper()
+		w := `
+# HELP airlock_bridge_source_staleness_seconds Seconds since the source last reported this partition's end offset (in a fetch, or to the periodic end-offset probe): how old replication_lag_records is. Grows while the source is unreachable.
+# TYPE airlock_bridge_source_staleness_seconds gauge
+airlock_bridge_source_staleness_seconds{partition="0",topic="a"} ` + v + "\n"
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(w), "airlock_bridge_source_staleness_seconds"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.start(p, 10)
+	want("0")
+	*now = now.Add(4 * time.Second)
+	want("4") // never heard from the source since tracking began
+	l.fetched(p, 12, time.Time{})
+	want("0")
+	*now = now.Add(3 * time.Second)
+	l.probed(p, 15)
+	want("0")
+	*now = now.Add(5 * time.Second)
+	want("5")
+	// A new session (after a failure) must not look fresh.
+	l.drop([]tp{p})
+	l.start(p, 12)
+	want("5")
+	l.probed(tp{"b", 0}, 1) // a partition this instance does not copy
+	if n := testutil.CollectAndCount(l, "airlock_bridge_source_staleness_seconds"); n != 1 {
+		t.Fatalf("%d staleness series, want 1", n)
 	}
 }

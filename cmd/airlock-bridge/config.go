@@ -51,6 +51,7 @@ type config struct {
 	txnInterval  time.Duration
 	txnTimeout   time.Duration
 	discovery    time.Duration
+	lagProbe     time.Duration
 	shutdown     time.Duration
 	groupSession time.Duration
 	httpAddr     string
@@ -161,6 +162,7 @@ func (c *config) flagSet(out io.Writer) (*flag.FlagSet, *bool) {
 	fs.DurationVar(&c.txnInterval, "txn-interval", bridge.DefaultTxnInterval, "end a transaction this long after its first record")
 	fs.DurationVar(&c.txnTimeout, "txn-timeout", bridge.DefaultTxnTimeout, "transaction timeout on the target; a crashed instance's transaction blocks readers at most this long")
 	fs.DurationVar(&c.discovery, "discovery-interval", bridge.DefaultDiscovery, "how often source topics and partitions are listed again")
+	fs.DurationVar(&c.lagProbe, "lag-probe-interval", bridge.DefaultLagProbe, "how often each task asks the source for its partitions' end offsets, so lag stays current when no record flows and source_staleness_seconds grows when the source stops answering (0: off)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", bridge.DefaultShutdownTimeout, "on SIGTERM, how long open transactions may take to commit or abort (0: abandon them)")
 	fs.DurationVar(&c.groupSession, "group-session-timeout", 45*time.Second, "how long a silent instance keeps its tasks under group coordination")
 	fs.StringVar(&c.httpAddr, "http-listen-address", "0.0.0.0:9081", "address of /healthz, /readyz and /metrics (empty: off)")
@@ -237,6 +239,7 @@ func (c *config) build() error {
 		bridge.TxnInterval(c.txnInterval),
 		bridge.TxnTimeout(c.txnTimeout),
 		bridge.DiscoveryInterval(c.discovery),
+		bridge.LagProbeInterval(c.lagProbe),
 		bridge.ShutdownTimeout(c.shutdown),
 		bridge.GroupSessionTimeout(c.groupSession),
 		bridge.HTTPAddr(c.httpAddr),
