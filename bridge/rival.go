@@ -68,13 +68,17 @@ func parseOffsetMetadata(md string) (topic, instance string) {
 }
 
 // judgeFence runs when a static task that was fenced has taken its id back
-// and read the committers of its offsets. It returns an error wrapping
-// ErrFenced and errNewerInstance when a newer instance committed them.
-func (t *task) judgeFence(by map[tp]string) error {
+// and read its offsets and their committers. It returns an error wrapping
+// ErrFenced and errNewerInstance when a newer instance moved one of them
+// since this task last read or committed it.
+func (t *task) judgeFence(offsets map[tp]int64, by map[tp]string) error {
 	self := t.b.instance
 	for p, other := range by {
 		if other == self || other == "" || !newerInstance(other, self) {
 			continue
+		}
+		if k, ok := t.known[p]; ok && offsets[p] == k {
+			continue // committed before we last looked: not a live rival
 		}
 		return fmt.Errorf("%w: %w: %s/%d committed by instance %s (this one is %s)",
 			ErrFenced, errNewerInstance, p.topic, p.partition, other, self)

@@ -53,22 +53,25 @@ func TestOffsetMetadata(t *testing.T) {
 func TestJudgeFence(t *testing.T) {
 	self := "200-00"
 	p, q := tp{"t", 0}, tp{"t", 1}
+	known := map[tp]int64{p: 10, q: 10}
 	for _, tc := range []struct {
-		name string
-		by   map[tp]string
-		stop bool
+		name    string
+		offsets map[tp]int64
+		by      map[tp]string
+		stop    bool
 	}{
-		{"nothing committed", map[tp]string{}, false},
-		{"only our commits (a broker fenced us)", map[tp]string{p: self, q: self}, false},
-		{"an older instance (it stops, not us)", map[tp]string{p: self, q: "100-00"}, false},
-		{"a release without instance ids", map[tp]string{p: ""}, false},
-		{"a newer instance", map[tp]string{p: self, q: "300-00"}, true},
+		{"nothing committed", map[tp]int64{}, map[tp]string{}, false},
+		{"only our commits (a broker fenced us)", map[tp]int64{p: 12, q: 10}, map[tp]string{p: self, q: self}, false},
+		{"an older instance (it stops, not us)", map[tp]int64{p: 10, q: 15}, map[tp]string{p: self, q: "100-00"}, false},
+		{"a release without instance ids", map[tp]int64{p: 15}, map[tp]string{p: ""}, false},
+		{"a newer instance moved an offset", map[tp]int64{p: 10, q: 15}, map[tp]string{p: self, q: "300-00"}, true},
+		{"a newer id on an offset that did not move (a dead instance, clock ahead)", map[tp]int64{p: 10, q: 10}, map[tp]string{p: self, q: "300-00"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tk := &task{b: &Bridge{instance: self}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-			err := tk.judgeFence(tc.by)
+			tk := &task{b: &Bridge{instance: self}, known: known, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			err := tk.judgeFence(tc.offsets, tc.by)
 			if got := err != nil; got != tc.stop {
-				t.Fatalf("judgeFence(%v) = %v, want stop %v", tc.by, err, tc.stop)
+				t.Fatalf("judgeFence(%v, %v) = %v, want stop %v", tc.offsets, tc.by, err, tc.stop)
 			}
 			if tc.stop && (!errors.Is(err, ErrFenced) || !errors.Is(err, errNewerInstance)) {
 				t.Fatalf("judgeFence error %v does not wrap ErrFenced and errNewerInstance", err)

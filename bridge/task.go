@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,10 @@ type task struct {
 	// fenced is set by a fence under static coordination, until the
 	// next session has read who committed since (judgeFence).
 	fenced bool
+	// known holds the offsets this task last read or committed, so that
+	// judgeFence looks only at commits made since: an old commit by a
+	// dead instance whose clock ran ahead proves nothing.
+	known map[tp]int64
 }
 
 func newTask(b *Bridge, id int) *task {
@@ -229,10 +234,11 @@ func (t *task) session(ctx context.Context) (progressed bool, err error) {
 	}
 	if t.fenced && eos && cfg.coord == StaticCoordination {
 		t.fenced = false
-		if err := t.judgeFence(by); err != nil {
+		if err := t.judgeFence(committed, by); err != nil {
 			return false, err
 		}
 	}
+	t.known = maps.Clone(committed)
 	start := map[string]map[int32]kgo.Offset{}
 	for _, p := range parts {
 		o := kgo.NewOffset().AtStart()
@@ -558,6 +564,12 @@ func (s *sessionState) commit(ctx context.Context) error {
 		}
 		if s.silentAborts.Load() != before {
 			return fmt.Errorf("commit transaction: %w", errSilentAbort)
+		}
+		if t.known == nil {
+			t.known = map[tp]int64{}
+		}
+		for _, p := range ps {
+			t.known[p.src] = p.next
 		}
 	} else if err := plainCommitOffsets(cctx, s.adm, cfg.offsetsGroup, t.b.instance, ps); err != nil {
 		return err
