@@ -37,7 +37,9 @@ func (t *task) startProbe(ctx context.Context, adm *kadm.Client, parts []tp) (st
 				return
 			case <-tick.C:
 			}
-			t.probeOnce(ctx, adm, names, parts, every)
+			// A short interval must not become a short timeout: a slow
+			// answer still tells how far the source is.
+			t.probeOnce(ctx, adm, names, parts, max(every, 5*time.Second))
 		}
 	}()
 	return func() {
