@@ -15,14 +15,24 @@ import (
 // named volumes and the networks with their aliases; docker may hand out new
 // addresses and new published ports (see Container.HostAddr).
 
+// id returns the container's docker id, or an error for a container that was
+// never created.
+func (c *Container) id() (string, error) {
+	if c.C == nil || c.tb == nil {
+		return "", fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	}
+	return c.C.GetContainerID(), nil
+}
+
 // Stop stops the container: SIGTERM, then SIGKILL after timeout (rounded to
 // whole seconds; 0 kills at once).
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
 	secs := int(timeout.Round(time.Second) / time.Second)
-	if _, err := c.tb.docker.ContainerStop(ctx, c.C.GetContainerID(), client.ContainerStopOptions{Timeout: &secs}); err != nil {
+	if _, err := c.tb.docker.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs}); err != nil {
 		return fmt.Errorf("stop %s: %w", c.DockerName, err)
 	}
 	c.tb.log.Info("stopped", "container", c.DockerName)
@@ -31,10 +41,11 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 
 // Kill sends SIGKILL: the process gets no chance to flush or say goodbye.
 func (c *Container) Kill(ctx context.Context) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
-	if _, err := c.tb.docker.ContainerKill(ctx, c.C.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+	if _, err := c.tb.docker.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		return fmt.Errorf("kill %s: %w", c.DockerName, err)
 	}
 	c.tb.log.Info("killed", "container", c.DockerName)
@@ -44,10 +55,11 @@ func (c *Container) Kill(ctx context.Context) error {
 // Signal sends sig ("SIGTERM", "KILL", "HUP", ...) to the container's main
 // process; what happens next is up to the process.
 func (c *Container) Signal(ctx context.Context, sig string) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
-	if _, err := c.tb.docker.ContainerKill(ctx, c.C.GetContainerID(), client.ContainerKillOptions{Signal: sig}); err != nil {
+	if _, err := c.tb.docker.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: sig}); err != nil {
 		return fmt.Errorf("signal %s to %s: %w", sig, c.DockerName, err)
 	}
 	c.tb.log.Info("signalled", "container", c.DockerName, "signal", sig)
@@ -57,10 +69,11 @@ func (c *Container) Signal(ctx context.Context, sig string) error {
 // Pause freezes every process of the container (cgroup freezer): its sockets
 // stay open, but it answers nothing until Unpause.
 func (c *Container) Pause(ctx context.Context) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
-	if _, err := c.tb.docker.ContainerPause(ctx, c.C.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+	if _, err := c.tb.docker.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
 		return fmt.Errorf("pause %s: %w", c.DockerName, err)
 	}
 	c.tb.log.Info("paused", "container", c.DockerName)
@@ -69,10 +82,11 @@ func (c *Container) Pause(ctx context.Context) error {
 
 // Unpause thaws a paused container.
 func (c *Container) Unpause(ctx context.Context) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
-	if _, err := c.tb.docker.ContainerUnpause(ctx, c.C.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+	if _, err := c.tb.docker.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
 		return fmt.Errorf("unpause %s: %w", c.DockerName, err)
 	}
 	c.tb.log.Info("unpaused", "container", c.DockerName)
@@ -82,10 +96,11 @@ func (c *Container) Unpause(ctx context.Context) error {
 // Start starts a stopped container again. It does not wait for readiness: see
 // WaitForLogCount, or Broker.Restart which does both.
 func (c *Container) Start(ctx context.Context) error {
-	if c.C == nil || c.tb == nil {
-		return fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return err
 	}
-	if _, err := c.tb.docker.ContainerStart(ctx, c.C.GetContainerID(), client.ContainerStartOptions{}); err != nil {
+	if _, err := c.tb.docker.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s again: %w", c.DockerName, err)
 	}
 	c.tb.log.Info("started again", "container", c.DockerName)

@@ -350,13 +350,14 @@ func (b *BridgeInstance) OffsetsGroup() string { return "airlock-bridge." + b.Na
 
 // Wait polls until the container has exited and returns its exit code.
 func (c *Container) Wait(ctx context.Context) (int, error) {
-	if c.C == nil || c.tb == nil {
-		return 0, fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return 0, err
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		in, err := c.tb.docker.ContainerInspect(ctx, c.C.GetContainerID(), client.ContainerInspectOptions{})
+		in, err := c.tb.docker.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if err == nil && in.Container.State != nil && !in.Container.State.Running && !in.Container.State.Restarting {
 			return in.Container.State.ExitCode, nil
 		}
@@ -374,10 +375,11 @@ const maxCopyOut = 256 << 20
 // CopyOut returns the content of a regular file in the container, running or
 // exited (the scratch images cannot cat it).
 func (c *Container) CopyOut(ctx context.Context, file string) ([]byte, error) {
-	if c.C == nil || c.tb == nil {
-		return nil, fmt.Errorf("%w: container %s was not created", ErrBadSpec, c.DockerName)
+	id, err := c.id()
+	if err != nil {
+		return nil, err
 	}
-	res, err := c.tb.docker.CopyFromContainer(ctx, c.C.GetContainerID(), client.CopyFromContainerOptions{SourcePath: file})
+	res, err := c.tb.docker.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: file})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("%s:%s: %w", c.DockerName, file, ErrNotFound)
